@@ -1,0 +1,18 @@
+import type { SocialMessagingClient } from '@aws-sdk/client-socialmessaging';
+import type { Database } from '../db/client';
+import type { Logger } from '../shared/logger';
+
+/** What activities need from the outside world; only the worker (or a test) builds these. */
+export interface ActivityDeps {
+  db: Database;
+  socialMessaging: SocialMessagingClient;
+  logger: Logger;
+  /** Local clock, replaceable in tests. */
+  clock?: () => number;
+  /** Fraction of the number's MPS actually used, absorbing dispatch jitter (default 0.98). */
+  paceSafety?: number;
+  /** Cloud API version SendWhatsAppMessage carries. */
+  metaApiVersion?: string;
+  /** Most sends in flight at once per send activity. */
+  maxInFlight?: number;
+}

@@ -1,0 +1,33 @@
+import { Command, CommanderError } from 'commander';
+import { registerEmulatorCommand } from '../emulator/cli';
+import { registerCampaignCommands } from './campaign';
+import { registerWorkerCommand } from './worker';
+
+/** Builds the `wa-campaigns` command tree; each area registers its own sub-commands. */
+export function buildProgram(): Command {
+  const program = new Command('wa-campaigns')
+    .description('Durable WhatsApp template campaigns and number onboarding on Temporal')
+    .version('0.1.0')
+    .showHelpAfterError();
+  registerWorkerCommand(program);
+  registerCampaignCommands(program);
+  registerEmulatorCommand(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    // One clear line for the user; the stack only on request.
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`wa-campaigns: ${message}\n`);
+    if (process.env.DEBUG) console.error(err);
+    process.exit(1);
+  }
+}
+
+if (require.main === module || process.argv[1]?.endsWith('wa-campaigns.js')) {
+  void main(process.argv);
+}

@@ -1,0 +1,99 @@
+/**
+ * What the engine does with each Meta error code, whether it arrives as an exception from
+ * SendWhatsAppMessage (the code inside the message text, e.g. "(#131056)") or in a `failed` status event.
+ * Pure data and functions: imported by workflows and activities alike.
+ */
+
+export enum ErrorAction {
+  /** Retry this recipient after 4^X seconds (pair rate, throughput). */
+  RetryBackoff = 'retry-backoff',
+  /** The number is being upgraded or in maintenance: wait about a minute, then retry. */
+  WaitUpgrade = 'wait-upgrade',
+  /** Per-user marketing cap: retry this recipient no sooner than 24 h later. */
+  RetryNextDay = 'retry-next-day',
+  /** Transient platform trouble: retry with backoff, a few times. */
+  RetryTransient = 'retry-transient',
+  /** The platform may have sent it anyway: never resend blindly. */
+  Ambiguous = 'ambiguous',
+  /** The user stopped marketing messages: never retry, suppress them. */
+  Suppress = 'suppress',
+  /** Permanent for this recipient: record and move on. */
+  Drop = 'drop',
+  /** The template was paused: pause the campaign. */
+  PauseTemplate = 'pause-template',
+  /** The template is disabled or broken: stop the campaign. */
+  StopTemplate = 'stop-template',
+  /** Account-level trouble: stop the campaign. */
+  StopCampaign = 'stop-campaign',
+}
+
+const ACTIONS: ReadonlyMap<number, ErrorAction> = new Map([
+  [130429, ErrorAction.RetryBackoff],
+  [131056, ErrorAction.RetryBackoff],
+  [131057, ErrorAction.WaitUpgrade],
+  [2494100, ErrorAction.WaitUpgrade],
+  [131000, ErrorAction.Ambiguous],
+  [131016, ErrorAction.RetryTransient],
+  [2, ErrorAction.RetryTransient],
+  [133004, ErrorAction.RetryTransient],
+  [4, ErrorAction.RetryTransient],
+  [80007, ErrorAction.RetryTransient],
+  [131049, ErrorAction.RetryNextDay],
+  [131050, ErrorAction.Suppress],
+  [131026, ErrorAction.Drop],
+  [130472, ErrorAction.Drop],
+  [131047, ErrorAction.Drop],
+  [100, ErrorAction.Drop],
+  [131048, ErrorAction.StopCampaign],
+  [131031, ErrorAction.StopCampaign],
+  [368, ErrorAction.StopCampaign],
+  [131042, ErrorAction.StopCampaign],
+  [132015, ErrorAction.PauseTemplate],
+  [132016, ErrorAction.StopTemplate],
+  [132000, ErrorAction.StopTemplate],
+  [132001, ErrorAction.StopTemplate],
+  [132005, ErrorAction.StopTemplate],
+  [132007, ErrorAction.StopTemplate],
+  [132012, ErrorAction.StopTemplate],
+  [132018, ErrorAction.StopTemplate],
+]);
+
+/** The action for a Meta code; unknown codes are treated as permanent for that one recipient. */
+export function actionForCode(code: number): ErrorAction {
+  return ACTIONS.get(code) ?? ErrorAction.Drop;
+}
+
+/** Finds the Meta code AWS carries in an error message, e.g. "… (#131056) …". */
+export function metaCodeFromMessage(message: string | undefined): number | undefined {
+  const match = message ? /\(#(\d+)\)/.exec(message) : null;
+  return match?.[1] ? Number(match[1]) : undefined;
+}
+
+/** Seconds to wait before retry number `tries` (0-based) of a rate-limited send: 4^X, capped. */
+export function backoffSeconds(tries: number, capSeconds = 1024): number {
+  return Math.min(4 ** Math.max(0, tries), capSeconds);
+}
+
+/** Short human reasons for the codes that stop a campaign. */
+export function describeCode(code: number): string {
+  switch (code) {
+    case 131048:
+      return 'spam rate limit hit (131048)';
+    case 131031:
+      return 'business account locked (131031)';
+    case 368:
+      return 'temporarily blocked for policy violations (368)';
+    case 131042:
+      return 'business eligibility / payment problem (131042)';
+    case 132015:
+      return 'template paused (132015)';
+    case 132016:
+      return 'template disabled (132016)';
+    case 132000:
+      return 'template parameter count mismatch (132000)';
+    case 132001:
+      return 'template does not exist in that language (132001)';
+    default:
+      return `platform error ${code}`;
+  }
+}

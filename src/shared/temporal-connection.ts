@@ -1,0 +1,56 @@
+import { Client, Connection } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection } from '@temporalio/worker';
+
+/** Temporal could not be reached; the message names the setting that says where it is. */
+export class TemporalUnavailableError extends Error {
+  override name = 'TemporalUnavailableError';
+}
+
+interface ConnectSettings {
+  address: string;
+  namespace: string;
+  options: ReturnType<typeof loadClientConnectConfig>['connectionOptions'];
+}
+
+/** Connection settings from TEMPORAL_* variables and the optional TOML profile (@temporalio/envconfig). */
+export function temporalSettings(): ConnectSettings {
+  const { connectionOptions, namespace } = loadClientConnectConfig();
+  return {
+    address: connectionOptions.address ?? 'localhost:7233',
+    namespace: namespace ?? 'default',
+    options: connectionOptions,
+  };
+}
+
+function unavailable(address: string, err: unknown): TemporalUnavailableError {
+  const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return new TemporalUnavailableError(`TEMPORAL_ADDRESS (${address}): cannot reach Temporal: ${reason}`);
+}
+
+/** A worker connection to the configured Temporal service. */
+export async function connectWorker(): Promise<{ connection: NativeConnection; namespace: string }> {
+  const s = temporalSettings();
+  try {
+    const connection = await NativeConnection.connect({ ...s.options, address: s.address });
+    return { connection, namespace: s.namespace };
+  } catch (err) {
+    throw unavailable(s.address, err);
+  }
+}
+
+/** A client for the configured Temporal service, checked with one round trip. */
+export async function connectClient(): Promise<{ client: Client; close: () => Promise<void> }> {
+  const s = temporalSettings();
+  try {
+    const connection = await Connection.connect({
+      ...(s.options as Parameters<typeof Connection.connect>[0]),
+      address: s.address,
+      connectTimeout: '5s',
+    });
+    await connection.ensureConnected();
+    return { client: new Client({ connection, namespace: s.namespace }), close: () => connection.close() };
+  } catch (err) {
+    throw unavailable(s.address, err);
+  }
+}

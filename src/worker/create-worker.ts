@@ -1,0 +1,33 @@
+import type { NativeConnection, Worker as WorkerType, WorkerOptions } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+
+export interface CreateWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** A pre-built bundle (tests, benchmarks); otherwise the workflows are bundled from source. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  shutdownGraceTimeMs?: number;
+  /** Handle SIGINT/SIGTERM itself (services), or leave signals to the caller (demo, tests). */
+  handleSignals?: boolean;
+}
+
+export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+/** Builds the one worker that runs every workflow and activity of the product. */
+export async function createWorker(options: CreateWorkerOptions): Promise<WorkerType> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities(options.deps),
+    // Cancellation reaches a running send activity through its heartbeat: keep that path short so a
+    // pause or a quality brake stops sending within a second.
+    maxHeartbeatThrottleInterval: '500 milliseconds',
+    shutdownGraceTime: options.shutdownGraceTimeMs ?? 30_000,
+    ...(options.handleSignals === false ? { shutdownSignals: [] } : {}),
+  });
+}

@@ -1,0 +1,3 @@
+/** Every workflow the worker runs; the bundler starts here. */
+export { campaignWorkflow } from './campaign';
+export { numberWorkflow } from './number';

@@ -1,0 +1,82 @@
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { campaignWorkflowId } from '../shared/ids';
+import {
+  numberStatusQuery,
+  numberStatusSignal,
+  setRateUpdate,
+  type NumberStatus,
+  type NumberStatusSignal,
+  type NumberWorkflowInput,
+} from './definitions';
+
+// Short, idempotent database work, retried until the database answers.
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+});
+
+const MAX_MPS = 1000;
+
+/**
+ * One sending number: the single writer of its settings and the fan-out point for number- and
+ * account-level events to every campaign that sends from it. Runs indefinitely, continuing as new to
+ * keep its history short.
+ */
+export async function numberWorkflow(input: NumberWorkflowInput): Promise<void> {
+  const status: NumberStatus = { phoneNumberId: input.phoneNumberId, restricted: input.carried?.restricted };
+  const inbox: NumberStatusSignal[] = [];
+  let handled = 0;
+
+  setHandler(numberStatusQuery, () => status);
+  setHandler(numberStatusSignal, (event) => {
+    inbox.push(event);
+  });
+  setHandler(
+    setRateUpdate,
+    async ({ mps }) => {
+      status.mps = await store.setNumberRate({ phoneNumberId: input.phoneNumberId, mps });
+      return status;
+    },
+    {
+      validator: ({ mps }) => {
+        if (!Number.isFinite(mps) || mps < 1 || mps > MAX_MPS) {
+          throw new Error(`mps must be a number from 1 to ${MAX_MPS}, got ${String(mps)}`);
+        }
+      },
+    },
+  );
+
+  while (!workflowInfo().continueAsNewSuggested && handled < 500) {
+    await condition(() => inbox.length > 0 || workflowInfo().continueAsNewSuggested);
+    const event = inbox.shift();
+    if (!event) continue;
+    handled++;
+    const upper = event.event.toUpperCase();
+    if (event.stop || (!upper.startsWith('UN') && upper !== 'CONNECTED')) status.restricted = { event: upper, reason: event.reason };
+    else status.restricted = undefined;
+    const campaignIds = await store.listActiveCampaigns({ phoneNumberId: input.phoneNumberId });
+    for (const id of campaignIds) {
+      try {
+        await getExternalWorkflowHandle(campaignWorkflowId(id)).signal(numberStatusSignal, event);
+      } catch (err) {
+        // A campaign that finished in the meantime needs no news.
+        log.info('campaign did not take the number event', { campaignId: id, error: String(err) });
+      }
+    }
+  }
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof numberWorkflow>({
+    phoneNumberId: input.phoneNumberId,
+    carried: { restricted: status.restricted },
+  });
+}
