@@ -47,6 +47,9 @@ const CHUNK_SECONDS = 0.25;
 const PREPARE_LEAD_MS = 120;
 /** Slack between a claimed slot and the platform's acceptance time, added to tier reach times. */
 const REACH_SLACK_MS = 2_000;
+const NUMBER_REFRESH_MS = 1_000;
+/** A message this late for its slot is put back for a later chunk rather than sent into someone else's slot. */
+const LATE_GRACE_MS = 100;
 const MAX_RATE_LIMIT_TRIES = 10;
 const MAX_TRANSIENT_TRIES = 8;
 const MAX_NEXT_DAY_TRIES = 3;
@@ -67,14 +70,20 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
 
   const [campaign] = await db.select().from(campaigns).where(eq(campaigns.id, input.campaignId));
   if (!campaign) throw new Error(`campaign ${input.campaignId} is not in the database`);
-  const number = await ensureNumber(db, campaign.phoneNumberId);
+  let number = await ensureNumber(db, campaign.phoneNumberId);
 
   // Rows still `sending` belong to an attempt that died mid-chunk: the platform may have them.
   const ambiguousFromCrash = await markCrashedIntentsAmbiguous(db, campaign.id);
 
-  const rate = Math.max(0.1, number.mps * (deps.paceSafety ?? 0.98));
-  const intervalMs = 1000 / rate;
-  const chunkSize = Math.max(1, Math.min(500, Math.round(rate * CHUNK_SECONDS)));
+  let intervalMs = 0;
+  let chunkSize = 1;
+  let numberReadAt = clock();
+  const applyRate = () => {
+    const rate = Math.max(0.1, number.mps * (deps.paceSafety ?? 0.98));
+    intervalMs = 1000 / rate;
+    chunkSize = Math.max(1, Math.min(500, Math.round(rate * CHUNK_SECONDS)));
+  };
+  applyRate();
   const window = sendWindowOf(campaign);
   const deadlineMs = campaign.deadline?.getTime();
   const summary: BatchSummary = {
@@ -100,6 +109,12 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
         return undefined;
       }
       if (deadlineMs !== undefined && now >= deadlineMs) return undefined;
+      if (now - numberReadAt >= NUMBER_REFRESH_MS) {
+        // A rate or tier changed at run time takes effect within a second.
+        number = await ensureNumber(db, campaign.phoneNumberId);
+        numberReadAt = now;
+        applyRate();
+      }
       const due = await fetchDue(db, campaign, chunkSize, now, budgetSpent);
       if (due.length === 0) return undefined;
 
@@ -110,16 +125,17 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
 
       const open = await openServiceWindows(db, number.phoneNumberId, allowed, now);
       const claim = await claimSlots(db, number.phoneNumberId, allowed.length, intervalMs);
+      // Slots are on the database clock (shared by all workers); everything else uses the local clock.
       const localOffset = clock() - claim.dbNowMs;
-      const lastSlotDbMs = claim.firstSlotMs + (allowed.length - 1) * intervalMs;
+      const lastSlotLocalMs = claim.firstSlotMs + (allowed.length - 1) * intervalMs + localOffset;
 
       const needBudget = allowed.filter((r) => !open.has(r.phone)).map((r) => r.phone);
       const grant = await reserveReach(db, {
         scopeKey: tierScopeKey(number),
         limit: number.tierLimit,
         windowMs: number.tierWindowSeconds * 1000,
-        nowMs: claim.dbNowMs,
-        reachAtMs: lastSlotDbMs + REACH_SLACK_MS,
+        nowMs: clock(),
+        reachAtMs: lastSlotLocalMs + REACH_SLACK_MS,
         phones: needBudget,
       });
       if (grant.denied.length > 0) {
@@ -136,16 +152,23 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
     }
   };
 
+  // Messages leave no closer together than the interval, even after a stall (no catch-up bursts), and
+  // never long after their claimed slot, where they could collide with the next claimer's slots.
+  let lastDispatchAt = Number.NEGATIVE_INFINITY;
   const dispatch = async (chunk: PreparedChunk): Promise<SendOutcome[]> => {
     const inFlight: Promise<SendOutcome>[] = [];
+    let abandoned = false;
     for (let i = 0; i < chunk.rows.length; i++) {
       const row = chunk.rows[i]!;
-      const wait = (chunk.sendAtMs[i] ?? 0) - clock();
+      const slot = chunk.sendAtMs[i] ?? 0;
+      const wait = Math.max(slot, lastDispatchAt + intervalMs) - clock();
       if (wait > 1) await sleep(wait);
-      if (brake.action || ctx?.cancellationSignal.aborted) {
+      abandoned ||= clock() - slot > LATE_GRACE_MS;
+      if (abandoned || brake.action || ctx?.cancellationSignal.aborted) {
         inFlight.push(Promise.resolve({ kind: 'not-sent' }));
         continue;
       }
+      lastDispatchAt = clock();
       inFlight.push(sendOne(deps, campaign, row));
     }
     return Promise.all(inFlight);
@@ -169,19 +192,22 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       await revertIntent(db, campaign.id, next.rows);
       next = undefined;
     }
+    // Rows of this chunk that were put back (late for their slot) are due again at once.
+    if (!next && !brake.action) next = await prepare();
     current = next;
   }
 
   if (ctx?.cancellationSignal.aborted) throw new CancelledFailure('send batch cancelled');
 
-  const [left] = await queryRows<{ remaining: unknown; next_due: unknown }>(
+  const [left] = await queryRows<{ remaining: unknown; next_due: unknown; due_now: unknown }>(
     db,
     sql`select count(*) filter (where state in ('pending', 'sending')) as remaining,
-               min(next_attempt_at) filter (where state = 'pending') as next_due
+               min(next_attempt_at) filter (where state = 'pending') as next_due,
+               count(*) filter (where state = 'pending' and next_attempt_at is null) as due_now
         from recipients where campaign_id = ${campaign.id}`,
   );
   summary.remaining = num(left?.remaining ?? 0);
-  const nextDue = toMs(left?.next_due);
+  const nextDue = num(left?.due_now ?? 0) > 0 ? clock() : toMs(left?.next_due);
   summary.nextDueAt = budgetSpent && budgetResetsAt !== undefined ? minDefined(nextDue, budgetResetsAt) : nextDue;
   if (brake.action === ErrorAction.PauseTemplate) summary.outcome = BatchOutcome.TemplatePaused;
   else if (brake.action) summary.outcome = BatchOutcome.Stop;

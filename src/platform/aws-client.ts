@@ -28,6 +28,8 @@ export function createSocialMessagingClient(options: SocialMessagingClientOption
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
       connectionTimeout: 5_000,
       requestTimeout: options.requestTimeoutMs ?? 15_000,
+      // Without this the handler only warns and a lost response would block a send forever.
+      throwOnRequestTimeout: true,
     }),
   });
 }

@@ -1,0 +1,42 @@
+/**
+ * `npm run bench`: every benchmark in one run. Prints a table and writes it as JSON to
+ * bench/results/<time>.json so runs can be compared. Sections can be picked: `npm run bench -- pacing`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { benchEnginePacing, type BenchRow } from './engine-pacing';
+import { benchEmulatorThroughput } from './emulator-throughput';
+
+const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
+  emulator: () => benchEmulatorThroughput(),
+  pacing: () => benchEnginePacing(),
+};
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS);
+  const results: (BenchRow & { section: string })[] = [];
+  for (const name of names) {
+    const run = SECTIONS[name];
+    if (!run) throw new Error(`unknown benchmark section "${name}"; known: ${Object.keys(SECTIONS).join(', ')}`);
+    process.stderr.write(`» ${name}\n`);
+    const started = Date.now();
+    try {
+      for (const row of await run()) results.push({ section: name, ...row });
+    } catch (err) {
+      results.push({ section: name, metric: 'failed', value: Number.NaN, unit: String((err as Error).message ?? err) });
+    }
+    process.stderr.write(`  ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  }
+  console.table(results);
+  const dir = path.join(__dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2));
+  console.log(`written to ${path.relative(process.cwd(), file)}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,113 @@
+/**
+ * End to end: a real Temporal dev server, the product's worker, the embedded database, the platform
+ * emulator spoken to over HTTP by the real AWS SDK client, and a campaign started through the client API
+ * from a CSV file with bad rows and duplicates. The emulator's send log is the judge.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { CampaignClient } from '../../src/client/campaign-client';
+import { openDatabase, type DatabaseHandle } from '../../src/db/client';
+import { updateNumber } from '../../src/db/numbers';
+import { auditSendLog, fetchSendLog } from '../../src/devtools/send-log-audit';
+import { DEMO_PHONE_NUMBER_ID, startEmulator, type EmulatorHandle } from '../../src/emulator';
+import { createSocialMessagingClient } from '../../src/platform/aws-client';
+import { logger } from '../../src/shared/logger';
+import { createDevServerEnv } from '../helpers/temporal';
+import { runProductWorker } from '../helpers/product-worker';
+
+const MPS = 400;
+const TIER = 1_000;
+const TIER_WINDOW_MS = 4_000;
+
+let env: TestWorkflowEnvironment;
+let emulator: EmulatorHandle;
+let database: DatabaseHandle;
+let stopWorker: () => Promise<void>;
+let campaigns: CampaignClient;
+const taskQueue = `e2e-${randomUUID()}`;
+const dir = mkdtempSync(path.join(tmpdir(), 'wa-e2e-'));
+
+beforeAll(async () => {
+  emulator = await startEmulator({
+    config: { rules: { throughputMps: MPS, messagingLimit: { tier: 'TIER_1K', windowMs: TIER_WINDOW_MS } } },
+    logger: logger.child({ level: 'warn' }),
+  });
+  env = await createDevServerEnv();
+  database = await openDatabase({ dataDir: 'memory://' });
+  await updateNumber(database.db, DEMO_PHONE_NUMBER_ID, {
+    mps: MPS,
+    tierLimit: TIER,
+    tierWindowSeconds: TIER_WINDOW_MS / 1000,
+  });
+  // Only the SDK's standard endpoint setting points the real client at the emulator.
+  const client = createClientFor(emulator.url);
+  stopWorker = await runProductWorker(env, {
+    taskQueue,
+    deps: { db: database.db, socialMessaging: client, logger: logger.child({ level: 'warn' }) },
+  });
+  campaigns = new CampaignClient({ db: database.db, temporal: env.client, socialMessaging: client, taskQueue });
+});
+
+afterAll(async () => {
+  await stopWorker?.();
+  await database?.close();
+  await env?.teardown();
+  await emulator?.close();
+});
+
+function createClientFor(url: string) {
+  const saved = process.env.AWS_ENDPOINT_URL_SOCIALMESSAGING;
+  process.env.AWS_ENDPOINT_URL_SOCIALMESSAGING = url;
+  process.env.AWS_ACCESS_KEY_ID ??= 'test';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  try {
+    return createSocialMessagingClient();
+  } finally {
+    if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_SOCIALMESSAGING;
+    else process.env.AWS_ENDPOINT_URL_SOCIALMESSAGING = saved;
+  }
+}
+
+describe('campaign end to end', () => {
+  it('sends a few thousand recipients exactly once, within rate and tier, with exact counts', async () => {
+    const good = 3_000;
+    const lines = ['phone,discount'];
+    for (let i = 0; i < good; i++) lines.push(`+4917${String(610000000 + i)},${i % 50}%`);
+    lines.push('+4917610000005,5%', '+4917610000006,6%', 'garbage,1%', '+4917699999999,', '+1 555,1%');
+    const file = path.join(dir, 'list.csv');
+    writeFileSync(file, lines.join('\n'));
+
+    const started = await campaigns.start({
+      templateName: 'spring_sale',
+      templateLanguage: 'en_US',
+      phoneNumberId: DEMO_PHONE_NUMBER_ID,
+      recipientsFile: file,
+    });
+    expect(started).toMatchObject({ accepted: good, rejected: 5 });
+    expect(started.rejections.map((r) => r.reason)).toEqual([
+      'duplicate of an earlier row',
+      'duplicate of an earlier row',
+      expect.stringMatching(/international prefix/),
+      'parameter "discount" is empty',
+      expect.stringMatching(/not a valid number/),
+    ]);
+
+    const final = await campaigns.waitForEnd(started.campaignId);
+    expect(final.state).toBe('completed');
+    expect(final.counts).toMatchObject({ total: good, sent: good, failed: 0, pending: 0, ambiguous: 0 });
+
+    const sends = await fetchSendLog(emulator.url, DEMO_PHONE_NUMBER_ID);
+    const audit = auditSendLog(sends, { mps: MPS, tier: TIER, tierWindowMs: TIER_WINDOW_MS });
+    expect(audit.problems).toEqual([]);
+    expect(audit.sends).toBe(good);
+    expect(new Set(sends.map((s) => s.to)).size).toBe(good);
+    // The tier really was the limit: some window held (nearly) a full tier of users.
+    expect(audit.maxPerTierWindow).toBeGreaterThanOrEqual(TIER * 0.9);
+    const rejections = (await (await fetch(`${emulator.url}/_emulator/rejections`)).json()) as { items: unknown[] };
+    expect(rejections.items).toEqual([]);
+  });
+});
