@@ -13,43 +13,48 @@ const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
 export function registerCampaignCommands(program: Command): void {
   const campaign = program.command('campaign').description('Start, watch and control template campaigns');
 
-  campaign
-    .command('start')
-    .description('Check a campaign, import its recipients and start sending')
-    .requiredOption('--template <name>', 'approved template name')
-    .requiredOption('--language <code>', 'template language code, e.g. en_US')
-    .requiredOption('--from <phone-number-id>', 'sending number (phone-number-id-…)')
-    .requiredOption('--recipients <file>', 'recipients, .csv (header: phone, parameters…, timezone, locale) or .jsonl')
-    .addOption(new Option('--category <category>', 'template category').choices(['marketing', 'utility', 'authentication']))
-    .option('--start-at <iso>', 'start no earlier than this time')
-    .option('--send-window <HH:MM-HH:MM>', "send only inside this window of each recipient's local time")
-    .option('--deadline <iso>', 'stop at this time and report what was not sent')
-    .option('--name <name>', 'a label for listings')
-    .option('--default-country <cc>', 'country (ISO code) for numbers written without +prefix')
+  campaignOptions(
+    campaign.command('start').description('Check a campaign, import its recipients and start sending'),
+  )
     .option('--json', 'print {"campaignId": …} only')
     .action(async (opts: StartOptions) => {
       await withCampaignClient(async ({ campaigns }) => {
-        const result = await campaigns.start({
-          templateName: opts.template,
-          templateLanguage: opts.language,
-          phoneNumberId: opts.from,
-          recipientsFile: opts.recipients,
-          category: opts.category?.toUpperCase() as Category | undefined,
-          startAt: opts.startAt,
-          sendWindow: opts.sendWindow,
-          deadline: opts.deadline,
-          name: opts.name,
-          defaultCountry: opts.defaultCountry,
-        });
+        const result = await campaigns.start(startInput(opts));
         if (opts.json) {
           print(JSON.stringify({ campaignId: result.campaignId }));
           return;
         }
-        print(`campaign ${result.campaignId} started: ${result.accepted} recipients accepted, ${result.rejected} rejected`);
+        print(
+          `campaign ${result.campaignId} started: ${result.accepted} recipients accepted, ${result.rejected} rejected`,
+        );
         for (const r of result.rejections) print(`  line ${r.line}: ${r.reason}`);
         if (result.rejected > result.rejections.length) {
           print(`  … see all with: wa-campaigns campaign rejections ${result.campaignId}`);
         }
+      });
+    });
+
+  campaignOptions(
+    campaign.command('plan').description('Run every check and estimate the sending time, without sending'),
+  )
+    .option('--json', 'machine-readable output')
+    .action(async (opts: StartOptions) => {
+      await withCampaignClient(async ({ campaigns }) => {
+        const plan = await campaigns.plan(startInput(opts));
+        if (opts.json) return printJson(plan);
+        print(
+          `template ${plan.template.name}/${plan.template.language}: ${plan.template.status}, ` +
+            `${plan.template.bodyParameters} body parameters, ${plan.template.category ?? 'unknown category'}`,
+        );
+        print(
+          `number ${plan.number.phoneNumberId}: ${plan.number.mps} messages/s, tier ${plan.tier.used}/${plan.number.tierLimit ?? 'unlimited'} used`,
+        );
+        print(
+          `rows ${plan.rows}: ${plan.valid} would be sent, ${plan.rejectedCount} rejected, ${plan.openServiceWindows} with an open service window`,
+        );
+        for (const r of plan.rejected) print(`  line ${r.line}: ${r.reason}`);
+        print(`estimated finish ${plan.eta} (${formatDuration(plan.etaSeconds)})`);
+        for (const a of plan.assumptions) print(`  assuming ${a}`);
       });
     });
 
@@ -83,7 +88,10 @@ export function registerCampaignCommands(program: Command): void {
       await withCampaignClient(async ({ campaigns }) => {
         const items = await campaigns.list();
         if (opts.json) return printJson(items);
-        for (const c of items) print(`${c.campaignId}  ${c.state.padEnd(10)} ${c.template}  ${c.total} recipients  ${c.createdAt}`);
+        for (const c of items)
+          print(
+            `${c.campaignId}  ${c.state.padEnd(10)} ${c.template}  ${c.total} recipients  ${c.createdAt}`,
+          );
         if (items.length === 0) print('no campaigns yet');
       });
     });
@@ -153,6 +161,51 @@ interface StartOptions {
   json?: boolean;
 }
 
+/** The options `start` and `plan` share. */
+function campaignOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--template <name>', 'approved template name')
+    .requiredOption('--language <code>', 'template language code, e.g. en_US')
+    .requiredOption('--from <phone-number-id>', 'sending number (phone-number-id-…)')
+    .requiredOption(
+      '--recipients <file>',
+      'recipients, .csv (header: phone, parameters…, timezone, locale) or .jsonl',
+    )
+    .addOption(
+      new Option('--category <category>', 'template category').choices([
+        'marketing',
+        'utility',
+        'authentication',
+      ]),
+    )
+    .option('--start-at <iso>', 'start no earlier than this time')
+    .option('--send-window <HH:MM-HH:MM>', "send only inside this window of each recipient's local time")
+    .option('--deadline <iso>', 'stop at this time and report what was not sent')
+    .option('--name <name>', 'a label for listings')
+    .option('--default-country <cc>', 'country (ISO code) for numbers written without +prefix');
+}
+
+function startInput(opts: StartOptions) {
+  return {
+    templateName: opts.template,
+    templateLanguage: opts.language,
+    phoneNumberId: opts.from,
+    recipientsFile: opts.recipients,
+    category: opts.category?.toUpperCase() as Category | undefined,
+    startAt: opts.startAt,
+    sendWindow: opts.sendWindow,
+    deadline: opts.deadline,
+    name: opts.name,
+    defaultCountry: opts.defaultCountry,
+  };
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
 function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
@@ -162,7 +215,12 @@ function parsePositiveInt(value: string): number {
 /** Shows a progress bar until the campaign reaches a final state; returns that status. */
 export async function watchCampaign(campaigns: CampaignClient, id: string, intervalMs: number) {
   const bar = new SingleBar(
-    { format: '{bar} {percentage}% | {value}/{total} done | {state} {detail}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000 },
+    {
+      format: '{bar} {percentage}% | {value}/{total} done | {state} {detail}',
+      hideCursor: true,
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+    },
     Presets.shades_classic,
   );
   let status = await campaigns.status(id);

@@ -27,7 +27,8 @@ import {
   type CampaignTuning,
   type NumberStatus,
 } from '../workflows/definitions';
-import { importRecipients, listRejections, type Rejection } from './import';
+import { importRecipients, listRejections, suppressedAmong, type Rejection } from './import';
+import { estimateDuration, openWindowsAmong } from './plan';
 import { openRecipientFile } from './recipients';
 
 export type Category = 'MARKETING' | 'UTILITY' | 'AUTHENTICATION';
@@ -122,24 +123,34 @@ export class CampaignClient {
   }
 
   /** Checks the template and number on the platform; throws CampaignInputError when they cannot be used. */
-  async preflight(input: Pick<StartCampaignInput, 'phoneNumberId' | 'templateName' | 'templateLanguage' | 'category'>) {
+  async preflight(
+    input: Pick<StartCampaignInput, 'phoneNumberId' | 'templateName' | 'templateLanguage' | 'category'>,
+  ) {
     let wabaId: string;
     try {
       wabaId = await wabaIdForNumber(this.deps.socialMessaging, input.phoneNumberId);
     } catch (err) {
       if (err instanceof ResourceNotFoundException) {
-        throw new CampaignInputError(`--from ${input.phoneNumberId}: no such sending number in this AWS account`);
+        throw new CampaignInputError(
+          `--from ${input.phoneNumberId}: no such sending number in this AWS account`,
+        );
       }
       throw err;
     }
-    const template = await findTemplate(this.deps.socialMessaging, wabaId, input.templateName, input.templateLanguage);
+    const template = await findTemplate(
+      this.deps.socialMessaging,
+      wabaId,
+      input.templateName,
+      input.templateLanguage,
+    );
     if (!template) {
       throw new CampaignInputError(
         `--template ${input.templateName} --language ${input.templateLanguage}: no such template in WABA ${wabaId}`,
       );
     }
     const blocker = templateBlocker(template);
-    if (blocker) throw new CampaignInputError(`${blocker}; only an approved template of good quality can be sent`);
+    if (blocker)
+      throw new CampaignInputError(`${blocker}; only an approved template of good quality can be sent`);
     if (input.category && template.category && template.category !== input.category) {
       throw new CampaignInputError(
         `--category ${input.category.toLowerCase()}: template ${template.name} is a ${template.category.toLowerCase()} template`,
@@ -216,6 +227,99 @@ export class CampaignClient {
     return { campaignId, accepted: imported.accepted, rejected: imported.rejected, rejections };
   }
 
+  /**
+   * Everything `start` checks, plus an estimate of how long sending takes (tier, throughput, open service
+   * windows, send windows), without importing or sending anything.
+   */
+  async plan(input: StartCampaignInput): Promise<CampaignPlan> {
+    const schedule = checkSchedule(input);
+    const { template, number } = await this.preflight(input);
+    const category = input.category ?? (template.category as Category | undefined) ?? 'MARKETING';
+    const file = await openRecipientFile(input.recipientsFile, { defaultCountry: input.defaultCountry });
+    if (file.format === 'csv' && file.parameterColumns.length !== template.bodyParameters) {
+      throw new CampaignInputError(
+        `${input.recipientsFile}: template ${template.name} takes ${template.bodyParameters} body parameters, ` +
+          `the file has ${file.parameterColumns.length} parameter columns`,
+      );
+    }
+    const now = Date.now();
+    const seen = new Set<string>();
+    const rejected: Rejection[] = [];
+    let rejectedCount = 0;
+    let rows = 0;
+    let valid = 0;
+    let openWindows = 0;
+    let batch: { line: number; raw: string; phone: string }[] = [];
+    const reject = (r: Rejection) => {
+      rejectedCount++;
+      if (rejected.length < SHOWN_REJECTIONS) rejected.push(r);
+    };
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const phones = batch.map((b) => b.phone);
+      const stopped =
+        category === 'MARKETING' ? await suppressedAmong(this.deps.db, phones) : new Set<string>();
+      const open = await openWindowsAmong(this.deps.db, number.phoneNumberId, phones, now);
+      for (const b of batch) {
+        if (stopped.has(b.phone)) reject({ line: b.line, input: b.raw, reason: 'opted out of marketing' });
+        else {
+          valid++;
+          if (open.has(b.phone)) openWindows++;
+        }
+      }
+      batch = [];
+    };
+    for await (const row of file.rows) {
+      rows++;
+      if (row.error) reject({ line: row.line, input: row.raw, reason: row.error });
+      else if (row.params.length !== template.bodyParameters) {
+        reject({
+          line: row.line,
+          input: row.raw,
+          reason: `template takes ${template.bodyParameters} body parameters, row has ${row.params.length}`,
+        });
+      } else if (seen.has(row.phone!))
+        reject({ line: row.line, input: row.raw, reason: 'duplicate of an earlier row' });
+      else {
+        seen.add(row.phone!);
+        batch.push({ line: row.line, raw: row.raw, phone: row.phone! });
+        if (batch.length >= 2_000) await flush();
+      }
+    }
+    await flush();
+
+    const windowMs = number.tierWindowSeconds * 1000;
+    const tier = await tierUsage(this.deps.db, tierScopeKey(number), number.tierLimit, windowMs, now);
+    const estimate = estimateDuration({
+      recipients: valid,
+      free: openWindows,
+      rate: number.mps * (this.deps.paceSafety ?? 0.98),
+      tierLimit: number.tierLimit,
+      tierUsed: tier.used,
+      windowMs,
+      sendWindow: schedule.window,
+    });
+    const startMs = Math.max(now, schedule.startAt?.getTime() ?? now);
+    return {
+      template,
+      number: {
+        phoneNumberId: number.phoneNumberId,
+        mps: number.mps,
+        tierLimit: number.tierLimit,
+        tierWindowSeconds: number.tierWindowSeconds,
+      },
+      rows,
+      valid,
+      rejected,
+      rejectedCount,
+      openServiceWindows: openWindows,
+      tier,
+      etaSeconds: Math.round(estimate.ms / 1000),
+      eta: iso(startMs + estimate.ms),
+      assumptions: estimate.assumptions,
+    };
+  }
+
   /** Where a campaign stands: its state from the workflow, its counts and tier from the database. */
   async status(campaignId: string): Promise<CampaignStatus> {
     const row = await this.campaignRow(campaignId);
@@ -230,7 +334,13 @@ export class CampaignClient {
     }
     const number = await ensureNumber(this.deps.db, row.phoneNumberId);
     const now = Date.now();
-    const tier = await tierUsage(this.deps.db, tierScopeKey(number), number.tierLimit, number.tierWindowSeconds * 1000, now);
+    const tier = await tierUsage(
+      this.deps.db,
+      tierScopeKey(number),
+      number.tierLimit,
+      number.tierWindowSeconds * 1000,
+      now,
+    );
     const state = progress?.state ?? row.state;
     const final = FINAL_CAMPAIGN_STATES.includes(state as CampaignState);
     const rate = number.mps * (this.deps.paceSafety ?? 0.98);
@@ -239,7 +349,11 @@ export class CampaignClient {
       state,
       ...((progress?.reason ?? row.reason) ? { reason: progress?.reason ?? row.reason ?? undefined } : {}),
       counts,
-      tier: { used: tier.used, limit: tier.limit, ...(tier.resetsAt ? { resetsAt: iso(tier.resetsAt) } : {}) },
+      tier: {
+        used: tier.used,
+        limit: tier.limit,
+        ...(tier.resetsAt ? { resetsAt: iso(tier.resetsAt) } : {}),
+      },
       ...(!final && counts.pending > 0 ? { eta: iso(now + (counts.pending / rate) * 1000) } : {}),
       ...(progress?.nextCheckAt ? { nextCheckAt: iso(progress.nextCheckAt) } : {}),
       template: { name: row.templateName, language: row.templateLanguage },
@@ -294,7 +408,19 @@ export class CampaignClient {
     await this.campaignRow(campaignId);
     const csv = stringify({
       header: true,
-      columns: ['line', 'phone', 'state', 'message_id', 'error_code', 'error_message', 'attempts', 'sent_at', 'delivered_at', 'read_at', 'failed_at'],
+      columns: [
+        'line',
+        'phone',
+        'state',
+        'message_id',
+        'error_code',
+        'error_message',
+        'attempts',
+        'sent_at',
+        'delivered_at',
+        'read_at',
+        'failed_at',
+      ],
     });
     csv.pipe(out);
     let after = -1;
@@ -311,7 +437,9 @@ export class CampaignClient {
         const line = Number(row.line);
         after = line;
         const ok = csv.write(
-          Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v])),
+          Object.fromEntries(
+            Object.entries(row).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]),
+          ),
         );
         if (!ok) await new Promise((resolve) => csv.once('drain', resolve));
         written++;
@@ -374,7 +502,8 @@ function checkSchedule(input: StartCampaignInput): { startAt?: Date; deadline?: 
 
 function parseIso(flag: string, value: string): Date {
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new CampaignInputError(`${flag} ${value}: not a date; use ISO 8601, e.g. 2026-12-01T09:00:00Z`);
+  if (Number.isNaN(ms))
+    throw new CampaignInputError(`${flag} ${value}: not a date; use ISO 8601, e.g. 2026-12-01T09:00:00Z`);
   return new Date(ms);
 }
 

@@ -30,7 +30,11 @@ export interface ImportResult {
  * (campaign, phone), so memory stays flat however long the list is. Rejected rows are stored with their
  * reason for `campaign rejections` and the report.
  */
-export async function importRecipients(db: Database, file: RecipientFile, options: ImportOptions): Promise<ImportResult> {
+export async function importRecipients(
+  db: Database,
+  file: RecipientFile,
+  options: ImportOptions,
+): Promise<ImportResult> {
   const batchSize = options.batchSize ?? 2_000;
   let batch: RecipientRow[] = [];
   let read = 0;
@@ -54,10 +58,14 @@ export async function importRecipients(db: Database, file: RecipientFile, option
       } else candidates.push(row);
     }
     if (options.dropSuppressed && candidates.length > 0) {
-      const stopped = await suppressedAmong(db, candidates.map((r) => r.phone!));
+      const stopped = await suppressedAmong(
+        db,
+        candidates.map((r) => r.phone!),
+      );
       if (stopped.size > 0) {
         for (const row of candidates) {
-          if (stopped.has(row.phone!)) refusals.push({ line: row.line, input: row.raw, reason: 'opted out of marketing' });
+          if (stopped.has(row.phone!))
+            refusals.push({ line: row.line, input: row.raw, reason: 'opted out of marketing' });
         }
         candidates = candidates.filter((r) => !stopped.has(r.phone!));
       }
@@ -79,14 +87,17 @@ export async function importRecipients(db: Database, file: RecipientFile, option
         .returning({ seq: recipients.seq });
       const kept = new Set(inserted.map((r) => r.seq));
       for (const row of candidates) {
-        if (!kept.has(row.line)) refusals.push({ line: row.line, input: row.raw, reason: 'duplicate of an earlier row' });
+        if (!kept.has(row.line))
+          refusals.push({ line: row.line, input: row.raw, reason: 'duplicate of an earlier row' });
       }
       accepted += kept.size;
     }
     if (refusals.length > 0) {
       await db
         .insert(rejectedRows)
-        .values(refusals.map((r) => ({ campaignId: options.campaignId, ...r, input: r.input.slice(0, 2_000) })))
+        .values(
+          refusals.map((r) => ({ campaignId: options.campaignId, ...r, input: r.input.slice(0, 2_000) })),
+        )
         .onConflictDoNothing();
       rejected += refusals.length;
     }
@@ -102,12 +113,16 @@ export async function importRecipients(db: Database, file: RecipientFile, option
   return { accepted, rejected };
 }
 
-async function suppressedAmong(db: Database, phones: string[]): Promise<Set<string>> {
+/** The phones among `phones` that opted out of marketing. */
+export async function suppressedAmong(db: Database, phones: string[]): Promise<Set<string>> {
   const list = sql.join(
     phones.map((p) => sql`${p}`),
     sql`, `,
   );
-  const rows = await queryRows<{ phone: string }>(db, sql`select phone from ${suppressions} where phone in (${list})`);
+  const rows = await queryRows<{ phone: string }>(
+    db,
+    sql`select phone from ${suppressions} where phone in (${list})`,
+  );
   return new Set(rows.map((r) => r.phone));
 }
 

@@ -183,10 +183,10 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     await bookkeeping.recordCampaignState({ campaignId: input.campaignId, state: s.state, reason: s.reason });
   }
 
-  /** Sleeps until `untilMs` or until any signal or update arrives. */
-  async function sleepUntil(untilMs: number): Promise<void> {
+  /** Sleeps until `untilMs` (or a while, if nothing is known), the deadline, or any signal or update. */
+  async function sleepUntil(untilMs: number | undefined): Promise<void> {
     const seen = changes;
-    const capped = Math.min(untilMs, Date.now() + tuning.maxIdleMs, deadlineMs ?? Number.POSITIVE_INFINITY);
+    const capped = Math.min(untilMs ?? Date.now() + tuning.maxIdleMs, deadlineMs ?? Number.POSITIVE_INFINITY);
     nextCheckAt = capped;
     await condition(() => changes !== seen, Math.max(1, capped - Date.now()));
     nextCheckAt = undefined;
@@ -259,7 +259,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
         await checkTemplateNow();
         continue;
       }
-      await sleepUntil(recheckAt ?? Number.POSITIVE_INFINITY);
+      await sleepUntil(recheckAt);
       continue;
     }
     if (s.lastTemplateCheckAt === undefined || Date.now() - s.lastTemplateCheckAt >= tuning.templateCheckEveryMs) {
@@ -302,20 +302,20 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
         );
         continue;
       case BatchOutcome.Budget: {
-        const until = batch.budgetResetsAt ?? Date.now() + tuning.maxIdleMs;
+        const until = batch.budgetResetsAt;
         if (s.state === CampaignState.Running) {
           s.state = CampaignState.Waiting;
-          s.reason = `tier budget spent; frees up at ${new Date(until).toISOString()}`;
+          s.reason = until ? `tier budget spent; frees up at ${new Date(until).toISOString()}` : 'tier budget spent';
         }
         await publish();
         await sleepUntil(until);
         break;
       }
       case BatchOutcome.NothingDue: {
-        const until = batch.nextDueAt ?? Date.now() + tuning.maxIdleMs;
+        const until = batch.nextDueAt;
         if (s.state === CampaignState.Running) {
           s.state = CampaignState.Waiting;
-          s.reason = `next recipient due at ${new Date(until).toISOString()}`;
+          s.reason = until ? `next recipient due at ${new Date(until).toISOString()}` : 'nothing due yet';
         }
         await publish();
         await sleepUntil(until);
