@@ -45,8 +45,11 @@ const CUSTOMER_SERVICE_WINDOW_MS = 24 * 3600_000;
 const CHUNK_SECONDS = 0.25;
 /** Start preparing the next chunk this long before the current one's last slot, so the timeline has no gaps. */
 const PREPARE_LEAD_MS = 120;
-/** Slack between a claimed slot and the platform's acceptance time, added to tier reach times. */
-const REACH_SLACK_MS = 2_000;
+/**
+ * Slack between a claimed slot and the platform's acceptance time (dispatch grace plus request latency),
+ * added to tier reach times so the ledger never frees a user before the platform does.
+ */
+const REACH_SLACK_MS = 1_000;
 const NUMBER_REFRESH_MS = 1_000;
 /** A message this late for its slot is put back for a later chunk rather than sent into someone else's slot. */
 const LATE_GRACE_MS = 100;
