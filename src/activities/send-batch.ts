@@ -7,7 +7,7 @@ import { campaigns, suppressions } from '../db/schema';
 import { ensureNumber, tierScopeKey, type NumberRow } from '../db/numbers';
 import { claimSlots, clearThrottle, holdNumber } from '../db/pacer';
 import { reserveReach } from '../db/tier';
-import { num, queryRows, toMs } from '../db/query';
+import { num, queryRows, toMs, ts } from '../db/query';
 import { buildTemplateMessage } from '../platform/message';
 import { bizOpaqueCallbackData } from '../shared/ids';
 import { ErrorAction, backoffSeconds } from '../shared/meta-errors';
@@ -260,11 +260,11 @@ async function fetchDue(
   nowMs: number,
   onlyOpenWindows: boolean,
 ): Promise<DueRow[]> {
-  const now = new Date(nowMs);
+  const now = ts(nowMs);
   // Once the tier budget is spent, only users with an open service window can still be sent to.
   const join = onlyOpenWindows
     ? sql`join service_windows w on w.phone_number_id = ${c.phoneNumberId} and w.phone = r.phone
-          and w.last_inbound_at > ${new Date(nowMs - CUSTOMER_SERVICE_WINDOW_MS)}`
+          and w.last_inbound_at > ${ts(nowMs - CUSTOMER_SERVICE_WINDOW_MS)}`
     : sql``;
   return queryRows<DueRow>(
     db,
@@ -294,7 +294,7 @@ async function deferOutsideWindow(
   }
   if (later.length > 0) {
     const values = sql.join(
-      later.map((l) => sql`(${l.seq}::int, ${l.at}::timestamptz)`),
+      later.map((l) => sql`(${l.seq}::int, ${ts(l.at)})`),
       sql`, `,
     );
     await db.execute(
@@ -339,7 +339,7 @@ async function openServiceWindows(
   const open = await queryRows<{ phone: string }>(
     db,
     sql`select phone from service_windows where phone_number_id = ${phoneNumberId}
-        and last_inbound_at > ${new Date(nowMs - CUSTOMER_SERVICE_WINDOW_MS)} and phone in (${phones})`,
+        and last_inbound_at > ${ts(nowMs - CUSTOMER_SERVICE_WINDOW_MS)} and phone in (${phones})`,
   );
   return new Set(open.map((r) => r.phone));
 }
@@ -350,7 +350,7 @@ async function recordIntent(db: Database, campaignId: string, rows: DueRow[], no
     sql`, `,
   );
   await db.execute(
-    sql`update recipients set state = 'sending', sending_since = ${new Date(nowMs)}, attempts = attempts + 1,
+    sql`update recipients set state = 'sending', sending_since = ${ts(nowMs)}, attempts = attempts + 1,
         updated_at = now() where campaign_id = ${campaignId} and seq in (${seqs})`,
   );
 }
@@ -497,11 +497,11 @@ async function recordOutcomes(
     updates.map(
       (u) =>
         sql`(${u.seq}::int, ${u.state}::text, ${u.messageId}::text, ${u.code}::int, ${u.message}::text,
-             ${u.nextAttemptAt}::timestamptz, ${u.uncount}::boolean)`,
+             ${ts(u.nextAttemptAt)}, ${u.uncount}::boolean)`,
     ),
     sql`, `,
   );
-  const now = new Date(nowMs);
+  const now = ts(nowMs);
   await db.execute(
     sql`update recipients r set
           state = v.state,

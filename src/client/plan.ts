@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { queryRows } from '../db/query';
+import { queryRows, ts } from '../db/query';
 import type { SendWindow } from '../shared/send-window';
 
 const SERVICE_WINDOW_MS = 24 * 3600_000;
@@ -20,7 +20,7 @@ export async function openWindowsAmong(
   const rows = await queryRows<{ phone: string }>(
     db,
     sql`select phone from service_windows where phone_number_id = ${phoneNumberId}
-        and last_inbound_at > ${new Date(nowMs - SERVICE_WINDOW_MS)} and phone in (${list})`,
+        and last_inbound_at > ${ts(nowMs - SERVICE_WINDOW_MS)} and phone in (${list})`,
   );
   return new Set(rows.map((r) => r.phone));
 }

@@ -25,13 +25,15 @@ export async function claimSlots(
   intervalMs: number,
 ): Promise<SlotClaim> {
   const span = Math.ceil(count * intervalMs);
+  // The clock is read once (in the CTE) so the returned "now" is the one the claim was made with.
   const [row] = await queryRows<{ next_slot_ms: unknown; now_ms: unknown }>(
     db,
-    sql`insert into pacers as p (phone_number_id, next_slot_ms)
-        values (${phoneNumberId}, ${DB_NOW_MS} + ${span})
+    sql`with clock as (select ${DB_NOW_MS} as now_ms)
+        insert into pacers as p (phone_number_id, next_slot_ms)
+        select ${phoneNumberId}, now_ms + ${span} from clock
         on conflict (phone_number_id) do update
-          set next_slot_ms = greatest(p.next_slot_ms, ${DB_NOW_MS}) + ${span}
-        returning p.next_slot_ms, ${DB_NOW_MS} as now_ms`,
+          set next_slot_ms = greatest(p.next_slot_ms, (select now_ms from clock)) + ${span}
+        returning p.next_slot_ms, (select now_ms from clock) as now_ms`,
   );
   if (!row) throw new Error(`could not claim send slots for ${phoneNumberId}`);
   const end = num(row.next_slot_ms);

@@ -1,4 +1,4 @@
-import type { SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from './client';
 
 /**
@@ -25,4 +25,13 @@ export function toMs(value: unknown): number | undefined {
   if (value instanceof Date) return value.getTime();
   const ms = new Date(value as string).getTime();
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * A timestamp parameter for raw SQL. Passed as ISO text with a cast: the postgres driver refuses Date
+ * objects in raw statements inside transactions, and PGlite takes either.
+ */
+export function ts(value: Date | number | null | undefined): SQL {
+  if (value === null || value === undefined) return sql`null::timestamptz`;
+  return sql`${new Date(value).toISOString()}::timestamptz`;
 }

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from './client';
-import { num, queryRows, toMs } from './query';
+import { num, queryRows, toMs, ts } from './query';
 
 export interface ReachRequest {
   scopeKey: string;
@@ -31,7 +31,7 @@ export interface ReachGrant {
 export async function reserveReach(db: Database, req: ReachRequest): Promise<ReachGrant> {
   if (req.phones.length === 0) return { granted: [], denied: [], used: 0 };
   return db.transaction(async (tx) => {
-    const since = new Date(req.nowMs - req.windowMs);
+    const since = ts(req.nowMs - req.windowMs);
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${req.scopeKey}))`);
     const phoneList = sql.join(
       req.phones.map((p) => sql`${p}`),
@@ -63,7 +63,7 @@ export async function reserveReach(db: Database, req: ReachRequest): Promise<Rea
       } else denied.push(phone);
     }
     if (granted.length > 0) {
-      const at = new Date(req.reachAtMs);
+      const at = ts(req.reachAtMs);
       const values = sql.join(
         granted.map((p) => sql`(${req.scopeKey}, ${p}, ${at})`),
         sql`, `,
@@ -99,7 +99,7 @@ export async function tierUsage(
   windowMs: number,
   nowMs: number,
 ): Promise<TierUsage> {
-  const since = new Date(nowMs - windowMs);
+  const since = ts(nowMs - windowMs);
   const [row] = await queryRows<{ used: unknown; oldest: unknown }>(
     db,
     sql`select count(*) as used, min(reached_at) as oldest from reaches
