@@ -41,7 +41,10 @@ const RESERVED = new Set(['phone', 'timezone', 'locale']);
  * Streams a CSV (header: phone, parameter columns…, optional timezone, locale) or JSONL file (objects with
  * the same fields, or `params: [...]`) without holding it in memory, checking every row.
  */
-export async function openRecipientFile(file: string, options: ReadRecipientsOptions = {}): Promise<RecipientFile> {
+export async function openRecipientFile(
+  file: string,
+  options: ReadRecipientsOptions = {},
+): Promise<RecipientFile> {
   const ext = path.extname(file).toLowerCase();
   if (ext === '.csv') return openCsv(file, options);
   if (ext === '.jsonl' || ext === '.ndjson') return openJsonl(file, options);
@@ -54,10 +57,15 @@ async function openCsv(file: string, options: ReadRecipientsOptions): Promise<Re
   );
   const iterator = parser[Symbol.asyncIterator]() as AsyncIterator<CsvRecord>;
   const first = await nextOrFail(iterator, file);
-  if (!first) throw new RecipientFileError(`${file}: the file is empty; the first line must be a header starting with "phone"`);
+  if (!first)
+    throw new RecipientFileError(
+      `${file}: the file is empty; the first line must be a header starting with "phone"`,
+    );
   const header = first.record.map((h) => h.toLowerCase());
   if (header[0] !== 'phone') {
-    throw new RecipientFileError(`${file}: the header must start with "phone", found "${first.record[0] ?? ''}"`);
+    throw new RecipientFileError(
+      `${file}: the header must start with "phone", found "${first.record[0] ?? ''}"`,
+    );
   }
   const parameterColumns = first.record.filter((_, i) => i > 0 && !RESERVED.has(header[i] ?? ''));
   const tzIndex = header.indexOf('timezone');
@@ -71,7 +79,12 @@ async function openCsv(file: string, options: ReadRecipientsOptions): Promise<Re
       const { record, info, raw } = next.value;
       const line = info.lines;
       if (record.length !== header.length) {
-        yield { line, raw: raw.trimEnd(), params: [], error: `expected ${header.length} columns, found ${record.length}` };
+        yield {
+          line,
+          raw: raw.trimEnd(),
+          params: [],
+          error: `expected ${header.length} columns, found ${record.length}`,
+        };
         continue;
       }
       yield checkRow(
@@ -180,7 +193,8 @@ function checkRow(row: UncheckedRow, options: ReadRecipientsOptions): RecipientR
   const phone = normalisePhone(row.phone, options.defaultCountry);
   if ('error' in phone) return { ...base, error: phone.error };
   const emptyAt = row.params.findIndex((p) => p.trim() === '');
-  if (emptyAt >= 0) return { ...base, error: `parameter "${row.paramNames[emptyAt] ?? emptyAt + 1}" is empty` };
+  if (emptyAt >= 0)
+    return { ...base, error: `parameter "${row.paramNames[emptyAt] ?? emptyAt + 1}" is empty` };
   const timezone = row.timezone?.trim() || undefined;
   if (timezone && !isValidTimeZone(timezone)) {
     return { ...base, error: `unknown time zone "${timezone}" (use an IANA name such as Europe/Berlin)` };

@@ -27,6 +27,7 @@ import type { campaignWorkflow } from '../../src/workflows/campaign';
 import { logger } from '../../src/shared/logger';
 import { FakePlatform, virtualActivityClock } from '../helpers/fake-platform';
 import { createTimeSkippingEnv } from '../helpers/temporal';
+import { recordHistoryFixture } from '../replay/record';
 import { runProductWorker } from '../helpers/product-worker';
 
 const HOUR = 3600_000;
@@ -156,6 +157,7 @@ describe('campaign workflow (time-skipping)', () => {
     expect(offsets[4]).toBeGreaterThanOrEqual(2 * DAY);
     expect(offsets[4]).toBeLessThan(2 * DAY + 120_000);
     expect(await statesOf(campaignId)).toEqual({ sent: 5 });
+    await recordHistoryFixture(handle, 'campaign', 'tier-wait');
   });
 
   it('retries a rate-limited recipient after 1, 4, 16, 64 seconds', async () => {
@@ -228,6 +230,7 @@ describe('campaign workflow (time-skipping)', () => {
     expect(result.reason).toMatch(/disabled/);
     expect(sendsOf(campaignId)).toHaveLength(0);
     expect(await statesOf(campaignId)).toEqual({ cancelled: 3 });
+    await recordHistoryFixture(handle, 'campaign', 'template-pauses');
     platform.setTemplate('promo', 'en_US', { status: 'APPROVED', quality: 'GREEN', params: 1 });
   });
 
@@ -262,6 +265,7 @@ describe('campaign workflow (time-skipping)', () => {
     expect(result.state).toBe(CampaignState.Completed);
     expect(result.reason).toMatch(/deadline reached; 1 recipients not sent \(expired\)/);
     expect(await statesOf(campaignId)).toEqual({ sent: 2, expired: 1 });
+    await recordHistoryFixture(handle, 'campaign', 'deadline');
     expect((await env.currentTimeMs()) - t0).toBeGreaterThanOrEqual(30 * HOUR);
   });
 
@@ -290,6 +294,7 @@ describe('campaign workflow (time-skipping)', () => {
     expect(result).toMatchObject({ state: CampaignState.Cancelled });
     expect(result.reason).toMatch(/wrong list/);
     expect(await statesOf(campaignId)).toEqual({ cancelled: 3 });
+    await recordHistoryFixture(handle, 'campaign', 'operator-controls');
     await expect(handle.executeUpdate(pauseCampaignUpdate, { args: [{}] })).rejects.toThrow();
   });
 

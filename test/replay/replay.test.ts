@@ -9,6 +9,7 @@ import { Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { describe, expect, it } from 'vitest';
 import { getWorkflowBundle, TEST_WORKFLOWS_PATH, withExpectedLogs } from '../helpers/temporal';
+import { WORKFLOWS_PATH } from '../../src/worker/create-worker';
 import { historyFromJson } from './history-json';
 import { describeFailures, HISTORIES_ROOT, replayAll } from './replay';
 
@@ -18,6 +19,8 @@ import { describeFailures, HISTORIES_ROOT, replayAll } from './replay';
  */
 const HISTORY_SETS: Record<string, string> = {
   'test-workflows': TEST_WORKFLOWS_PATH,
+  // Recorded by test/campaign/workflow.test.ts with WA_RECORD_HISTORIES=1.
+  campaign: WORKFLOWS_PATH,
 };
 
 /** Histories edited on purpose so they no longer match the code; each must fail to replay. */
@@ -52,6 +55,21 @@ const TAMPERED: Array<{
     },
     expect:
       /Activity type of scheduled event 'farewell' does not match activity type of activity command 'greet'/,
+  },
+  {
+    // As if the campaign workflow had started checking its template after the first batch, not before.
+    file: 'campaign/tier-wait-reordered.json',
+    set: 'campaign',
+    original: 'campaign/tier-wait.json',
+    tamper: (h) => {
+      const scheduled = h.events.find(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkTemplate',
+      )?.activityTaskScheduledEventAttributes;
+      if (!scheduled?.activityType) throw new Error('no checkTemplate activity to tamper with');
+      scheduled.activityType.name = 'sendBatch';
+    },
+    expect:
+      /Activity type of scheduled event 'sendBatch' does not match activity type of activity command 'checkTemplate'/,
   },
 ];
 
