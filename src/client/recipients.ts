@@ -119,7 +119,7 @@ async function nextOrFail(iterator: AsyncIterator<CsvRecord>, file: string): Pro
   }
 }
 
-async function openJsonl(file: string, options: ReadRecipientsOptions): Promise<RecipientFile> {
+function openJsonl(file: string, options: ReadRecipientsOptions): RecipientFile {
   // JSONL has no header: the parameter names are those of the first object that has any.
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
   const iterator = lines[Symbol.asyncIterator]();
@@ -160,7 +160,7 @@ async function openJsonl(file: string, options: ReadRecipientsOptions): Promise<
           line,
           raw: text,
           phone: typeof obj.phone === 'string' || typeof obj.phone === 'number' ? String(obj.phone) : '',
-          params: params.map((p) => (p === null || p === undefined ? '' : String(p))),
+          params: params.map(paramText),
           paramNames: names,
           timezone: typeof obj.timezone === 'string' ? obj.timezone : undefined,
           locale: typeof obj.locale === 'string' ? obj.locale : undefined,
@@ -176,6 +176,13 @@ async function openJsonl(file: string, options: ReadRecipientsOptions): Promise<
     },
     rows: rows(),
   };
+}
+
+/** A parameter value as text; objects are written as JSON rather than "[object Object]". */
+function paramText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
 }
 
 interface UncheckedRow {

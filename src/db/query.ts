@@ -6,9 +6,9 @@ import type { Database } from './client';
  * `{ rows }`; callers should not care which database is underneath.
  */
 export async function queryRows<T>(db: Pick<Database, 'execute'>, statement: SQL): Promise<T[]> {
-  const result = (await db.execute(statement)) as unknown;
+  const result: unknown = await db.execute(statement);
   if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
+  return (result as { rows?: T[] }).rows ?? [];
 }
 
 /** Numbers come back as strings from some drivers (bigint, numeric, count): read them as numbers. */

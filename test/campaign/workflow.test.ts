@@ -44,7 +44,12 @@ beforeAll(async () => {
   database = await openDatabase({ dataDir: 'memory://' });
   const clock = virtualActivityClock();
   platform = new FakePlatform(clock);
-  platform.setTemplate('promo', 'en_US', { status: 'APPROVED', quality: 'GREEN', category: 'MARKETING', params: 1 });
+  platform.setTemplate('promo', 'en_US', {
+    status: 'APPROVED',
+    quality: 'GREEN',
+    category: 'MARKETING',
+    params: 1,
+  });
   stopWorker = await runProductWorker(env, {
     taskQueue,
     deps: { db: database.db, socialMessaging: platform.client(), logger, clock, paceSafety: 1 },
@@ -72,7 +77,11 @@ interface CampaignSetup {
 async function startCampaign(setup: CampaignSetup) {
   const campaignId = `c-${randomUUID().slice(0, 8)}`;
   const phoneNumberId = setup.phoneNumberId ?? `phone-number-id-${randomUUID().slice(0, 8)}`;
-  await updateNumber(database.db, phoneNumberId, { mps: 80, tierLimit: setup.tier ?? null, tierWindowSeconds: 86_400 });
+  await updateNumber(database.db, phoneNumberId, {
+    mps: 80,
+    tierLimit: setup.tier ?? null,
+    tierWindowSeconds: 86_400,
+  });
   const window = setup.window ? parseSendWindow(setup.window) : undefined;
   await database.db.insert(campaigns).values({
     id: campaignId,
@@ -116,14 +125,18 @@ async function startCampaign(setup: CampaignSetup) {
 function closedWindow(nowMs: number): string {
   const d = new Date(nowMs);
   const start = (d.getUTCHours() * 60 + d.getUTCMinutes() + 720) % 1440;
-  const fmt = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  const fmt = (m: number) =>
+    `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
   return `${fmt(start)}-${fmt((start + 1) % 1440)}`;
 }
 
 const sendsOf = (campaignId: string) =>
   platform.sends.filter((s) => s.callbackData?.startsWith(`wac1:${campaignId}:`)).map((s) => s.atMs);
 
-async function waitForState(handle: { query: (q: typeof campaignProgressQuery) => Promise<{ state: string }> }, state: CampaignState) {
+async function waitForState(
+  handle: { query: (q: typeof campaignProgressQuery) => Promise<{ state: CampaignState }> },
+  state: CampaignState,
+) {
   for (let i = 0; i < 200; i++) {
     if ((await handle.query(campaignProgressQuery)).state === state) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -162,9 +175,9 @@ describe('campaign workflow (time-skipping)', () => {
 
   it('retries a rate-limited recipient after 1, 4, 16, 64 seconds', async () => {
     const { campaignId, handle } = await startCampaign({ recipients: 1 });
-    const [phone] = (await database.db.select().from(recipients).where(eq(recipients.campaignId, campaignId))).map(
-      (r) => r.phone,
-    );
+    const [phone] = (
+      await database.db.select().from(recipients).where(eq(recipients.campaignId, campaignId))
+    ).map((r) => r.phone);
     platform.failures.set(phone!, [131056, 131056, 130429, 131056]);
     const t0 = await env.currentTimeMs();
     await handle.result();
@@ -224,7 +237,11 @@ describe('campaign workflow (time-skipping)', () => {
     expect((await handle.query(campaignProgressQuery)).state).not.toBe(CampaignState.Paused);
 
     platform.setTemplate('promo', 'en_US', { status: 'DISABLED', params: 1 });
-    await handle.signal(templateStatusSignal, { templateName: 'promo', templateLanguage: 'en_US', event: 'DISABLED' });
+    await handle.signal(templateStatusSignal, {
+      templateName: 'promo',
+      templateLanguage: 'en_US',
+      event: 'DISABLED',
+    });
     const result = await handle.result();
     expect(result.state).toBe(CampaignState.Failed);
     expect(result.reason).toMatch(/disabled/);
@@ -281,7 +298,11 @@ describe('campaign workflow (time-skipping)', () => {
     );
     expect((await handle.query(campaignProgressQuery)).reason).toBe('checking copy');
     // A template event cannot lift an operator's pause.
-    await handle.signal(templateStatusSignal, { templateName: 'promo', templateLanguage: 'en_US', event: 'APPROVED' });
+    await handle.signal(templateStatusSignal, {
+      templateName: 'promo',
+      templateLanguage: 'en_US',
+      event: 'APPROVED',
+    });
     expect((await handle.query(campaignProgressQuery)).state).toBe(CampaignState.Paused);
     expect(await handle.executeUpdate(resumeCampaignUpdate, { args: [] })).toBe(CampaignState.Running);
     // The validator refuses a resume of a campaign that is not paused, with the reason.

@@ -9,7 +9,10 @@ import { Context } from '@temporalio/activity';
  */
 export class FakePlatform {
   readonly wabaId = 'waba-fake';
-  readonly templates = new Map<string, { status: string; quality?: string; category: string; params: number }>();
+  readonly templates = new Map<
+    string,
+    { status: string; quality?: string; category: string; params: number }
+  >();
   readonly sends: { to: string; template: string; atMs: number; callbackData?: string }[] = [];
   /** Meta codes to answer for a recipient, one per attempt, before it succeeds. */
   readonly failures = new Map<string, number[]>();
@@ -17,11 +20,16 @@ export class FakePlatform {
 
   constructor(private readonly clock: () => number) {}
 
-  setTemplate(name: string, language: string, t: { status: string; quality?: string; category?: string; params?: number }) {
+  setTemplate(
+    name: string,
+    language: string,
+    t: { status: string; quality?: string; category?: string; params?: number },
+  ) {
     this.templates.set(`${name}/${language}`, { category: 'MARKETING', params: 0, ...t });
   }
 
   client(): SocialMessagingClient {
+    // eslint-disable-next-line @typescript-eslint/require-await -- async like the real client: errors reject
     const send = async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
       switch (command.constructor.name) {
         case 'GetLinkedWhatsAppBusinessAccountPhoneNumberCommand':
@@ -30,7 +38,12 @@ export class FakePlatform {
           return {
             templates: [...this.templates.entries()].map(([key, t]) => {
               const [name, language] = key.split('/');
-              return { templateName: name, templateLanguage: language, metaTemplateId: key, templateStatus: t.status };
+              return {
+                templateName: name,
+                templateLanguage: language,
+                metaTemplateId: key,
+                templateStatus: t.status,
+              };
             }),
           };
         case 'GetWhatsAppMessageTemplateCommand': {
@@ -55,7 +68,8 @@ export class FakePlatform {
           const queue = this.failures.get(message.to);
           const code = queue?.shift();
           if (code !== undefined) {
-            const ErrorType = code === 130429 || code === 131056 ? ThrottledRequestException : ValidationException;
+            const ErrorType =
+              code === 130429 || code === 131056 ? ThrottledRequestException : ValidationException;
             throw new ErrorType({ message: `Meta rejected the message (#${code})`, $metadata: {} });
           }
           this.sends.push({
