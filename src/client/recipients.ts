@@ -181,8 +181,9 @@ function openJsonl(file: string, options: ReadRecipientsOptions): RecipientFile 
 /** A parameter value as text; objects are written as JSON rather than "[object Object]". */
 function paramText(value: unknown): string {
   if (value === null || value === undefined) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return value.toString();
+  return JSON.stringify(value);
 }
 
 interface UncheckedRow {
