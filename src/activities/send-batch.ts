@@ -51,8 +51,14 @@ const PREPARE_LEAD_MS = 120;
  */
 const REACH_SLACK_MS = 1_000;
 const NUMBER_REFRESH_MS = 1_000;
-/** A message this late for its slot is put back for a later chunk rather than sent into someone else's slot. */
-const LATE_GRACE_MS = 100;
+/**
+ * How late a message may leave after its slot. Any lateness can push it into the next claimer's slots, so
+ * the grace must fit in the slack the safety factor leaves (1 - safety of every second); half of that slack
+ * is kept for network jitter. A message later than this goes back for a fresh slot.
+ */
+function lateGraceMs(paceSafety: number): number {
+  return Math.max(5, (1 - paceSafety) * 500);
+}
 const MAX_RATE_LIMIT_TRIES = 10;
 const MAX_TRANSIENT_TRIES = 8;
 const MAX_NEXT_DAY_TRIES = 3;
@@ -78,11 +84,12 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
   // Rows still `sending` belong to an attempt that died mid-chunk: the platform may have them.
   const ambiguousFromCrash = await markCrashedIntentsAmbiguous(db, campaign.id);
 
+  const paceSafety = deps.paceSafety ?? 0.98;
   let intervalMs = 0;
   let chunkSize = 1;
   let numberReadAt = clock();
   const applyRate = () => {
-    const rate = Math.max(0.1, number.mps * (deps.paceSafety ?? 0.98));
+    const rate = Math.max(0.1, number.mps * paceSafety);
     intervalMs = 1000 / rate;
     chunkSize = Math.max(1, Math.min(500, Math.round(rate * CHUNK_SECONDS)));
   };
@@ -166,7 +173,7 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       const slot = chunk.sendAtMs[i] ?? 0;
       const wait = Math.max(slot, lastDispatchAt + intervalMs) - clock();
       if (wait > 1) await sleep(wait);
-      abandoned ||= clock() - slot > LATE_GRACE_MS;
+      abandoned ||= clock() - slot > lateGraceMs(paceSafety);
       if (abandoned || brake.action || ctx?.cancellationSignal.aborted) {
         inFlight.push(Promise.resolve({ kind: 'not-sent' }));
         continue;

@@ -49,7 +49,12 @@ beforeAll(async () => {
     taskQueue,
     deps: { db: database.db, socialMessaging: client, logger: logger.child({ level: 'warn' }) },
   });
-  campaigns = new CampaignClient({ db: database.db, temporal: env.client, socialMessaging: client, taskQueue });
+  campaigns = new CampaignClient({
+    db: database.db,
+    temporal: env.client,
+    socialMessaging: client,
+    taskQueue,
+  });
 });
 
 afterAll(async () => {
@@ -104,7 +109,52 @@ describe('campaign end to end', () => {
     const times = sends.map((s) => s.acceptedAtMs);
     expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(2 * TIER_WINDOW_MS);
     expect(audit.maxPerTierWindow).toBeGreaterThan(TIER / 2);
-    const rejections = (await (await fetch(`${emulator.url}/_emulator/rejections`)).json()) as { items: unknown[] };
+    const rejections = (await (await fetch(`${emulator.url}/_emulator/rejections`)).json()) as {
+      items: unknown[];
+    };
     expect(rejections.items).toEqual([]);
+  });
+
+  it('shares one number between two campaigns started together: one rate and one tier budget', async () => {
+    const write = (name: string, from: number, n: number) => {
+      const file = path.join(dir, `${name}.csv`);
+      const rows = Array.from({ length: n }, (_, i) => `+4917${String(620000000 + from + i)},5%`);
+      writeFileSync(file, ['phone,discount', ...rows].join('\n'));
+      return file;
+    };
+    const before = (await fetchSendLog(emulator.url, DEMO_PHONE_NUMBER_ID)).length;
+    const input = {
+      templateName: 'spring_sale',
+      templateLanguage: 'en_US',
+      phoneNumberId: DEMO_PHONE_NUMBER_ID,
+    };
+    // Wait for the previous test's tier window to roll, so this one starts with the whole budget.
+    await new Promise((resolve) => setTimeout(resolve, TIER_WINDOW_MS + 1_000));
+    const [a, b] = await Promise.all([
+      campaigns.start({ ...input, recipientsFile: write('shared-a', 0, 700) }),
+      campaigns.start({ ...input, recipientsFile: write('shared-b', 10_000, 700) }),
+    ]);
+    const [endA, endB] = await Promise.all([
+      campaigns.waitForEnd(a.campaignId),
+      campaigns.waitForEnd(b.campaignId),
+    ]);
+    expect([endA.counts.sent, endB.counts.sent]).toEqual([700, 700]);
+    const sends = (await fetchSendLog(emulator.url, DEMO_PHONE_NUMBER_ID)).slice(before);
+    expect(sends).toHaveLength(1_400);
+    // Had each campaign paced or budgeted the number as its own, the pair would have doubled the rate
+    // and overrun the tier; the platform's-eye view shows neither.
+    const audit = auditSendLog(sends, { mps: MPS, tier: TIER, tierWindowMs: TIER_WINDOW_MS });
+    expect(audit.problems).toEqual([]);
+    const rejections = (await (await fetch(`${emulator.url}/_emulator/rejections`)).json()) as {
+      items: unknown[];
+    };
+    expect(rejections.items).toEqual([]);
+    // Both made progress side by side rather than one after the other.
+    const firstOf = (id: string) =>
+      Math.min(...sends.filter((s) => s.bizOpaqueCallbackData?.includes(id)).map((s) => s.acceptedAtMs));
+    const lastOf = (id: string) =>
+      Math.max(...sends.filter((s) => s.bizOpaqueCallbackData?.includes(id)).map((s) => s.acceptedAtMs));
+    expect(firstOf(b.campaignId)).toBeLessThan(lastOf(a.campaignId));
+    expect(firstOf(a.campaignId)).toBeLessThan(lastOf(b.campaignId));
   });
 });

@@ -318,17 +318,4 @@ describe('campaign workflow (time-skipping)', () => {
     await recordHistoryFixture(handle, 'campaign', 'operator-controls');
     await expect(handle.executeUpdate(pauseCampaignUpdate, { args: [{}] })).rejects.toThrow();
   });
-
-  it('shares one number between two campaigns: one tier budget for both', async () => {
-    const phoneNumberId = `phone-number-id-shared-${randomUUID().slice(0, 6)}`;
-    const t0 = await env.currentTimeMs();
-    const a = await startCampaign({ recipients: 3, tier: 4, phoneNumberId });
-    const b = await startCampaign({ recipients: 3, tier: 4, phoneNumberId });
-    await Promise.all([a.handle.result(), b.handle.result()]);
-    const all = [...sendsOf(a.campaignId), ...sendsOf(b.campaignId)].map((t) => t - t0).sort((x, y) => x - y);
-    expect(all).toHaveLength(6);
-    // Four users fit in the first window, the other two wait for it to roll.
-    expect(all.filter((o) => o < DAY)).toHaveLength(4);
-    expect(all.filter((o) => o >= DAY)).toHaveLength(2);
-  });
 });
