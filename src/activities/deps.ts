@@ -1,3 +1,5 @@
+import type { PinpointSMSVoiceV2Client } from '@aws-sdk/client-pinpoint-sms-voice-v2';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SocialMessagingClient } from '@aws-sdk/client-socialmessaging';
 import type { Database } from '../db/client';
 import type { Logger } from '../shared/logger';
@@ -15,4 +17,10 @@ export interface ActivityDeps {
   metaApiVersion?: string;
   /** Most sends in flight at once per send activity. */
   maxInFlight?: number;
+  /** SNS, for onboarding's event destination (topic, policy, subscription). */
+  sns?: SNSClient;
+  /** AWS End User Messaging SMS, for two-way SMS on the number that receives verification codes. */
+  smsVoice?: PinpointSMSVoiceV2Client;
+  /** Meta Graph API base (request_code / verify_code); https://graph.facebook.com by default. */
+  metaGraphUrl?: string;
 }

@@ -1,5 +1,6 @@
 import { updateNumber } from '../db/numbers';
 import type { ActivityDeps } from './deps';
+import { createOnboardingActivities } from './onboarding';
 import { sendBatch, type SendBatchInput } from './send-batch';
 import { checkTemplate, type CheckTemplateInput } from './templates';
 import {
@@ -20,6 +21,7 @@ export interface SetNumberRateInput {
 /** Every activity, bound to its dependencies. Workflows import only the type of this. */
 export function createActivities(deps: ActivityDeps) {
   return {
+    ...createOnboardingActivities(deps),
     sendBatch: (input: SendBatchInput) => sendBatch(deps, input),
     checkTemplate: (input: CheckTemplateInput) => checkTemplate(deps, input),
     recordCampaignState: (input: RecordCampaignStateInput) => recordCampaignState(deps.db, input),

@@ -13,7 +13,11 @@ export interface CliContext {
 /** Opens what a CLI command needs, runs it, and closes everything again, whatever happens. */
 export async function withCampaignClient<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.WA_DATA_DIR, maxConnections: 4 });
+  const database = await openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: config.WA_DATA_DIR,
+    maxConnections: 4,
+  });
   try {
     const temporal = await connectClient();
     try {

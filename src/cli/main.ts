@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerEmulatorCommand } from '../emulator/cli';
+import { registerIngestCommand } from '../ingest/cli';
 import { registerCampaignCommands } from './campaign';
+import { registerOnboardCommands } from './onboard';
 import { registerWorkerCommand } from './worker';
 
 /** Builds the `wa-campaigns` command tree; each area registers its own sub-commands. */
@@ -11,7 +13,9 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerWorkerCommand(program);
   registerCampaignCommands(program);
+  registerOnboardCommands(program);
   registerEmulatorCommand(program);
+  registerIngestCommand(program);
   return program;
 }
 
@@ -21,7 +25,9 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) process.exit(err.exitCode);
     // One clear line for the user; the stack only on request.
-    const message = err instanceof Error ? err.message : String(err);
+    // Temporal wraps a refused update or a failed workflow: the cause says what is wrong.
+    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    const message = err instanceof Error ? `${err.message}${cause}` : String(err);
     process.stderr.write(`wa-campaigns: ${message}\n`);
     if (process.env.DEBUG) console.error(err);
     process.exit(1);

@@ -58,7 +58,10 @@ export const reaches = pgTable(
     phone: text('phone').notNull(),
     reachedAt: tstz('reached_at').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.scopeKey, t.phone] }), index('reaches_scope_time').on(t.scopeKey, t.reachedAt)],
+  (t) => [
+    primaryKey({ columns: [t.scopeKey, t.phone] }),
+    index('reaches_scope_time').on(t.scopeKey, t.reachedAt),
+  ],
 );
 
 /** Customer-service windows: 24 h from a user's last inbound message to a number. */
@@ -109,7 +112,10 @@ export const recipients = pgTable(
     campaignId: text('campaign_id').notNull(),
     seq: integer('seq').notNull(),
     phone: text('phone').notNull(),
-    params: jsonb('params').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    params: jsonb('params')
+      .$type<string[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
     timezone: text('timezone'),
     locale: text('locale'),
     state: text('state').notNull().default('pending'),
@@ -198,4 +204,96 @@ export const messageStatuses = pgTable(
     conversation: jsonb('conversation'),
   },
   (t) => [primaryKey({ columns: [t.messageId, t.status] })],
+);
+
+/**
+ * Inbound messages already taken into account, by their WhatsApp message id: the platform may deliver
+ * the same message twice, and a repeated STOP must not be counted as a second opt-out.
+ */
+export const inboundMessages = pgTable(
+  'inbound_messages',
+  {
+    messageId: text('message_id').primaryKey(),
+    phoneNumberId: text('phone_number_id'),
+    phone: text('phone').notNull(),
+    type: text('type'),
+    at: tstz('at').notNull(),
+    eventId: bigint('event_id', { mode: 'number' }),
+  },
+  (t) => [index('inbound_messages_phone').on(t.phone, t.at)],
+);
+
+/**
+ * Workflow signals decided by the ingest service, written in the same transaction as the event that
+ * caused them and delivered afterwards, so a Temporal outage delays a brake instead of losing it.
+ */
+export const ingestSignals = pgTable(
+  'ingest_signals',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    eventId: bigint('event_id', { mode: 'number' }),
+    workflowId: text('workflow_id').notNull(),
+    /** `signal` for a running workflow, `signal-with-start` for one that is started if absent. */
+    mode: text('mode').notNull(),
+    signalName: text('signal_name').notNull(),
+    payload: jsonb('payload').notNull(),
+    /** Workflow type and arguments used by signal-with-start. */
+    start: jsonb('start'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: tstz('next_attempt_at').notNull().defaultNow(),
+    /** Set while one delivery attempt owns the row, so two ingest replicas never send it twice at once. */
+    claimedUntil: tstz('claimed_until'),
+    doneAt: tstz('done_at'),
+    /** delivered, gone (the workflow no longer runs), expired (too old to act on). */
+    outcome: text('outcome'),
+    lastError: text('last_error'),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('ingest_signals_due').on(t.doneAt, t.nextAttemptAt),
+    index('ingest_signals_workflow').on(t.workflowId, t.id),
+  ],
+);
+
+/**
+ * Number onboardings, mirrored from their workflows (`onboarding:<id>`) so the ingest service can tell
+ * which onboarding an event or an inbound SMS belongs to, and operators can list them. Holds no secret:
+ * neither the access token nor any PIN is ever written here.
+ */
+export const onboardings = pgTable(
+  'onboardings',
+  {
+    id: text('id').primaryKey(),
+    /** AWS id of the linked WABA (`waba-…`), once the signup callback named it. */
+    wabaId: text('waba_id'),
+    step: text('step').notNull(),
+    waitingFor: text('waiting_for'),
+    /** 14 days after embedded signup: numbers not registered by then need a new signup. */
+    deadline: tstz('deadline').notNull(),
+    eventDestinationArn: text('event_destination_arn'),
+    /** E.164 of the two-way SMS number verification codes arrive on, if one was set up. */
+    smsNumber: text('sms_number'),
+    reason: text('reason'),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+    updatedAt: tstz('updated_at').notNull().defaultNow(),
+    finishedAt: tstz('finished_at'),
+  },
+  (t) => [index('onboardings_waba').on(t.wabaId), index('onboardings_sms').on(t.smsNumber)],
+);
+
+/** The numbers each onboarding sets up. */
+export const onboardingNumbers = pgTable(
+  'onboarding_numbers',
+  {
+    onboardingId: text('onboarding_id').notNull(),
+    phoneNumberId: text('phone_number_id').notNull(),
+    displayPhoneNumber: text('display_phone_number'),
+    metaPhoneNumberId: text('meta_phone_number_id'),
+    state: text('state').notNull(),
+    updatedAt: tstz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.onboardingId, t.phoneNumberId] }),
+    index('onboarding_numbers_phone').on(t.phoneNumberId),
+  ],
 );

@@ -251,6 +251,8 @@ const signupSchema = z.strictObject({
         displayName: z.string().min(1).default('Onboarded Business'),
         /** A PIN the number already has (an imported number): registering with another gives 133005. */
         existingPin: pin.optional(),
+        /** false: Meta wants the number verified by SMS code first (registering gives 133006). */
+        verified: z.boolean().default(true),
       }),
     )
     .min(1),
@@ -361,6 +363,19 @@ export const emulatorConfigSchema = z
       })
       .prefault({}),
     faults: z.array(faultSchema).default([]),
+    /** AWS End User Messaging SMS numbers of the account (two-way SMS receives verification codes). */
+    smsNumbers: z
+      .array(
+        z.strictObject({
+          id: z
+            .string()
+            .regex(/^phone-[0-9a-f]{32}$/, 'expected phone-<32 hex digits>')
+            .optional(),
+          phoneNumber: z.string().regex(/^\+\d{6,15}$/, 'expected E.164, e.g. +15550300001'),
+          twoWayEnabled: z.boolean().default(false),
+        }),
+      )
+      .default([]),
     sns: z
       .strictObject({
         subscribers: z

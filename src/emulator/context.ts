@@ -7,7 +7,9 @@ import type { FaultInjector } from './rules/faults';
 import type { SlidingWindowLimiter } from './rules/sliding-window';
 import type { Scheduler } from './scheduler';
 import type { SigningIdentity } from './sns/certificate';
+import type { SmsNumbers } from './sms/sms-numbers';
 import type { SnsPublisher } from './sns/publisher';
+import type { TopicRegistry } from './sns/topics';
 import type { AppendLog } from './world/logs';
 import type { EventRecord, RejectionRecord, SendRecord, ViolationRecord } from './world/records';
 import type { World } from './world/state';
@@ -37,6 +39,10 @@ export interface EmulatorContext {
   quotas: { send?: SlidingWindowLimiter | undefined; media?: SlidingWindowLimiter | undefined };
   events: EventBus;
   sns: SnsPublisher;
+  /** SNS topics (emulated SNS API); like subscriptions, they survive a reset. */
+  topics: TopicRegistry;
+  /** AWS End User Messaging SMS numbers and their inbound SMS; survive a reset too. */
+  smsNumbers: SmsNumbers;
   identity: SigningIdentity;
   logger: Logger;
 }

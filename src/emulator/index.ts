@@ -1,11 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { logger as rootLogger, type Logger } from '../shared/logger';
+import { registerGraphRoutes } from './api/graph';
 import { registerSocialMessagingRoutes } from './api/routes';
 import { EmulatorClock } from './clock';
 import { resolveConfig, type EmulatorConfig, type ResolvedConfig } from './config';
 import type { EmulatorContext, EmulatorLogs } from './context';
 import { registerControlRoutes } from './control/routes';
-import { EventBus } from './events/event-bus';
+import { EventBus, topicOf } from './events/event-bus';
+import { registerRootDispatch } from './http/root-dispatch';
 import { createHttpServer } from './http/server';
 import { Router } from './http/router';
 import { createRngStreams, Rng } from './random';
@@ -13,8 +15,11 @@ import { FaultInjector } from './rules/faults';
 import { SlidingWindowLimiter } from './rules/sliding-window';
 import { Scheduler } from './scheduler';
 import { createSigningIdentity } from './sns/certificate';
+import { registerSmsControlRoutes } from './sms/control-routes';
+import { SmsNumbers } from './sms/sms-numbers';
 import { SnsPublisher } from './sns/publisher';
 import { defaultTopicArn, registerSnsRoutes } from './sns/routes';
+import { TopicRegistry } from './sns/topics';
 import { AppendLog } from './world/logs';
 import { World } from './world/state';
 
@@ -112,14 +117,25 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
     };
   };
   const run = freshRun();
+  const topics = new TopicRegistry(account);
+  const smsNumbers = new SmsNumbers(account, new Rng(seed, 'sms'));
+  for (const n of config.smsNumbers) smsNumbers.add(n, clock.now());
   const ctx: EmulatorContext = {
     config,
     seed,
     clock,
     scheduler,
     ...run,
-    events: new EventBus(clock, account, () => ctx.logs.events, sns),
+    events: new EventBus(
+      clock,
+      account,
+      () => ctx.logs.events,
+      sns,
+      (arn) => topics.allowsService(arn, 'social-messaging.amazonaws.com'),
+    ),
     sns,
+    topics,
+    smsNumbers,
     identity,
     logger,
   };
@@ -135,6 +151,9 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   registerSocialMessagingRoutes(router, ctx);
   registerControlRoutes(router, ctx, reset);
   registerSnsRoutes(router, ctx);
+  registerRootDispatch(router, ctx);
+  registerGraphRoutes(router, ctx);
+  registerSmsControlRoutes(router, ctx);
   const server = createHttpServer({ router, maxBodyBytes: config.maxBodyBytes, logger });
 
   await new Promise<void>((resolve, reject) => {
@@ -150,7 +169,16 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   const url = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
   if (!baseUrl) baseUrl = url;
 
-  for (const s of config.sns.subscribers) sns.subscribe(s.endpoint, s.topicArn ?? defaultTopicArn(ctx));
+  // Topics the configuration names already exist, so the SNS API can read and subscribe to them.
+  for (const waba of ctx.world.wabas.values()) {
+    const topicArn = topicOf(waba);
+    if (topicArn) topics.adopt(topicArn);
+  }
+  for (const s of config.sns.subscribers) {
+    const topicArn = s.topicArn ?? defaultTopicArn(ctx);
+    topics.adopt(topicArn);
+    sns.subscribe(s.endpoint, topicArn);
+  }
   logger.info(
     { url, seed, wabas: ctx.world.wabas.size, numbers: ctx.world.numbers.size },
     'emulator listening',

@@ -1,4 +1,16 @@
 import { z } from 'zod';
+import { CodecKeyError, parseCodecKeys } from './codec-keys';
+
+/** A comma-separated list; empty items dropped, absent = empty list. */
+const commaList = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
 
 /**
  * Everything the services read from the environment, validated once at start-up.
@@ -22,9 +34,45 @@ const envSchema = z.object({
   /** Where the Temporal core's own Prometheus exporter listens (loopback); 0 turns it off. */
   WA_CORE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
   WA_INGEST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** SNS topics the ingest service accepts and confirms, comma-separated; `*` wildcards allowed. */
+  WA_INGEST_TOPIC_ARNS: commaList,
+  /** Signing-certificate URLs trusted besides real SNS (the emulator's), comma-separated; `*` ends a prefix. */
+  WA_INGEST_TRUSTED_CERT_URLS: commaList,
+  /** SNS messages signed longer ago are refused as replays; 0 = no limit. */
+  WA_INGEST_MAX_MESSAGE_AGE_SECONDS: z.coerce.number().int().min(0).default(7200),
+  /** Opt-out / opt-in words replacing the built-in multilingual lists, comma-separated. */
+  WA_INGEST_STOP_WORDS: commaList,
+  WA_INGEST_RESUME_WORDS: commaList,
+  /** Database connections the ingest service may hold. */
+  WA_INGEST_DB_CONNECTIONS: z.coerce.number().int().min(1).max(200).default(16),
+  /** Group commit: transactions in flight at once, and most events written in one. */
+  WA_INGEST_LANES: z.coerce.number().int().min(1).max(64).default(2),
+  WA_INGEST_MAX_BATCH: z.coerce.number().int().min(1).max(5000).default(256),
   WA_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   /** Fraction of a number's MPS the engine uses; the rest absorbs dispatch jitter. */
   WA_PACE_SAFETY: z.coerce.number().gt(0).max(1).default(0.98),
+  /**
+   * Payload encryption keys, `kid:<base64 32 bytes>` comma-separated, oldest first: the last one encrypts,
+   * all decrypt. Required to onboard numbers (access tokens and PINs must never reach Temporal in clear).
+   */
+  WA_CODEC_KEYS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseCodecKeys(v);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          message: err instanceof CodecKeyError ? err.message : 'invalid key list',
+        });
+        return z.NEVER;
+      }
+    }),
+  /** Public URL of the ingest service's SNS endpoint, subscribed to each onboarded WABA's topic. */
+  WA_INGEST_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Meta Graph API base, for requesting and checking a number's verification code. */
+  WA_META_GRAPH_URL: z.url({ protocol: /^https?$/ }).default('https://graph.facebook.com'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

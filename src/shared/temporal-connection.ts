@@ -1,6 +1,9 @@
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
+import { loadConfig } from './config';
+import { codecDataConverter } from './data-converter';
 
 /** Temporal could not be reached; the message names the setting that says where it is. */
 export class TemporalUnavailableError extends Error {
@@ -39,9 +42,20 @@ export async function connectWorker(): Promise<{ connection: NativeConnection; n
   }
 }
 
+export interface ConnectClientOptions {
+  /**
+   * Payload codec and failure converter; by default the one WA_CODEC_KEYS configures, so every client of
+   * the product reads and writes the same encrypted payloads as the worker.
+   */
+  dataConverter?: DataConverter;
+}
+
 /** A client for the configured Temporal service, checked with one round trip. */
-export async function connectClient(): Promise<{ client: Client; close: () => Promise<void> }> {
+export async function connectClient(
+  options: ConnectClientOptions = {},
+): Promise<{ client: Client; close: () => Promise<void> }> {
   const s = temporalSettings();
+  const dataConverter = options.dataConverter ?? codecDataConverter(loadConfig().WA_CODEC_KEYS);
   try {
     const connection = await Connection.connect({
       ...(s.options as Parameters<typeof Connection.connect>[0]),
@@ -49,7 +63,12 @@ export async function connectClient(): Promise<{ client: Client; close: () => Pr
       connectTimeout: '5s',
     });
     await connection.ensureConnected();
-    return { client: new Client({ connection, namespace: s.namespace }), close: () => connection.close() };
+    const client = new Client({
+      connection,
+      namespace: s.namespace,
+      ...(dataConverter ? { dataConverter } : {}),
+    });
+    return { client, close: () => connection.close() };
   } catch (err) {
     throw unavailable(s.address, err);
   }

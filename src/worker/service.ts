@@ -1,7 +1,10 @@
+import { PinpointSMSVoiceV2Client } from '@aws-sdk/client-pinpoint-sms-voice-v2';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { Runtime, DefaultLogger, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
 import { openDatabase } from '../db/client';
 import { createSocialMessagingClient } from '../platform/aws-client';
 import type { AppConfig } from '../shared/config';
+import { codecDataConverter } from '../shared/data-converter';
 import { startServiceHttp } from '../shared/http-service';
 import { logger } from '../shared/logger';
 import { workerUp } from '../shared/metrics';
@@ -40,14 +43,24 @@ export async function runWorkerService(config: AppConfig): Promise<void> {
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.WA_DATA_DIR });
   logger.info({ database: database.kind, location: database.location }, 'database ready');
   const { connection, namespace } = await connectWorker();
+  if (!config.WA_CODEC_KEYS) {
+    logger.warn('WA_CODEC_KEYS is not set: payloads reach Temporal unencrypted, and numbers cannot be onboarded');
+  }
+  // Region and endpoints come from the SDK's own chain (AWS_REGION, AWS_ENDPOINT_URL_SNS …), as for
+  // Social Messaging; us-east-1 when no region is configured at all.
+  const region = (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION) ? {} : { region: 'us-east-1' };
   const worker = await createWorker({
     connection,
     namespace,
     taskQueue: config.WA_TASK_QUEUE,
     shutdownGraceTimeMs: config.WA_SHUTDOWN_GRACE_MS,
+    dataConverter: codecDataConverter(config.WA_CODEC_KEYS),
     deps: {
       db: database.db,
       socialMessaging: createSocialMessagingClient(),
+      sns: new SNSClient(region),
+      smsVoice: new PinpointSMSVoiceV2Client(region),
+      metaGraphUrl: config.WA_META_GRAPH_URL,
       logger,
       paceSafety: config.WA_PACE_SAFETY,
     },

@@ -4,6 +4,7 @@ import type { EmulatorContext } from '../context';
 import { AwsError, metaAwsError } from '../http/aws-errors';
 import { jsonBody, parseInput } from '../http/aws-input';
 import type { EmulatorRequest, HandlerResult } from '../http/router';
+import { phoneQualityChange } from '../meta/webhook-entries';
 import { checkRegistrationAttempt } from '../rules/registration';
 import type { PhoneNumberState, WabaState } from '../world/state';
 import { phoneNumberDetail, validateEventDestinations } from './views';
@@ -108,7 +109,9 @@ function generatedSignup(ctx: EmulatorContext): SignupConfig {
   const line = String(1000 + n).slice(-4);
   return {
     waba: { name: `Onboarded WABA ${n}`, portfolioId: 'portfolio-default' },
-    phoneNumbers: [{ displayPhoneNumber: `+1 555-020-${line}`, displayName: `Onboarded Business ${n}` }],
+    phoneNumbers: [
+      { displayPhoneNumber: `+1 555-020-${line}`, displayName: `Onboarded Business ${n}`, verified: true },
+    ],
     templates: [],
   };
 }
@@ -156,5 +159,7 @@ function setupFinalization(
   if (destinations) waba.eventDestinations = destinations;
   waba.linkDateMs = now;
   ctx.logger.info({ wabaId: waba.id, numbers: chosen.map((c) => c.phone.id) }, 'numbers registered');
+  // Meta announces a newly registered number with its starting messaging limit.
+  for (const { phone } of chosen) ctx.events.publish(waba, phone, phoneQualityChange(phone, 'ONBOARDING'));
   return { json: { statusCode: 200, linkedWhatsAppBusinessAccountId: waba.id } };
 }

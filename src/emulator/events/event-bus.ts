@@ -23,6 +23,8 @@ export class EventBus {
     private readonly account: AccountRef,
     private readonly log: () => AppendLog<EventRecord>,
     private readonly sns: SnsPublisher,
+    /** Whether Social Messaging may publish to a topic (its policy); by default always. */
+    private readonly mayPublish: (topicArn: string) => boolean = () => true,
   ) {}
 
   /** Publishes one change of one WABA (and number, when the change concerns one). */
@@ -38,7 +40,9 @@ export class EventBus {
       aws_account_id: this.account.accountId,
       message_timestamp: new Date(now).toISOString(),
     });
-    const topicArn = topicOf(waba);
+    const found = topicOf(waba);
+    // A topic whose policy does not let Social Messaging publish gets nothing, as on AWS.
+    const topicArn = found && this.mayPublish(found) ? found : undefined;
     const log = this.log();
     log.push({
       index: log.total,

@@ -37,6 +37,7 @@ export interface Route {
 export class Router {
   private routes = new Map<string, Route>();
   private actions = new Map<string, Route>();
+  private prefixes: { method: string; prefix: string; route: Route }[] = [];
 
   /** Adds a route for `method path`. */
   add(method: string, path: string, kind: RouteKind, handler: Handler): void {
@@ -48,12 +49,17 @@ export class Router {
     this.actions.set(`${method} ${action}`, { kind, handler });
   }
 
+  /** Adds a route for every path under `prefix` (APIs with ids in the path, like Meta's Graph API). */
+  addPrefix(method: string, prefix: string, kind: RouteKind, handler: Handler): void {
+    this.prefixes.push({ method, prefix, route: { kind, handler } });
+  }
+
   /** The route for a request, if any. */
   match(method: string, path: string, query: URLSearchParams): Route | undefined {
     const direct = this.routes.get(`${method} ${path}`);
     if (direct) return direct;
     const action = query.get('Action');
     if (path === '/' && action) return this.actions.get(`${method} ${action}`);
-    return undefined;
+    return this.prefixes.find((p) => p.method === method && path.startsWith(p.prefix))?.route;
   }
 }

@@ -51,6 +51,7 @@ const CATALOGUE: MetaErrorInfo[] = [
   { code: 133005, title: 'Two-step verification PIN mismatch', surface: 'sync', awsError: 'InvalidParametersException' },
   { code: 133006, title: 'Phone number must be verified before registering', surface: 'sync', awsError: 'InvalidParametersException' },
   { code: 133010, title: 'Phone number is not registered', surface: 'sync', awsError: 'AccessDeniedException' },
+  { code: 133015, title: 'Number was deleted recently; try again in 5 minutes', surface: 'sync', awsError: 'InvalidParametersException' },
   { code: 133016, title: 'Register/deregister attempts exceeded (10 in 72 hours)', surface: 'sync', awsError: 'ThrottledRequestException' },
   { code: 2494100, title: 'Maintenance in progress', surface: 'sync', awsError: 'DependencyException' },
 ]; // prettier-ignore

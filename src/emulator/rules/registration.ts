@@ -9,8 +9,9 @@ export interface RegistrationLimits {
 
 /**
  * One attempt to register a number with its two-step verification PIN. The PIN must be 6 digits (a
- * malformed PIN never reaches Meta, so it is not an attempt); over the attempt limit the call is
- * refused (133016) without counting; a number that already has a PIN must be given that PIN (133005).
+ * malformed PIN never reaches Meta, so it is not an attempt); a number Meta wants verified by code first
+ * is refused (133006) without counting; over the attempt limit the call is refused (133016) without
+ * counting; a number that already has a PIN must be given that PIN (133005).
  */
 export function checkRegistrationAttempt(
   world: World,
@@ -24,6 +25,13 @@ export function checkRegistrationAttempt(
       code: 100,
       details: `twoFactorPin of ${phone.id} must be exactly 6 digits`,
       reason: 'pin-format',
+    };
+  }
+  if (!phone.verified) {
+    return {
+      code: 133006,
+      details: `${phone.id} must be verified with a code (request_code / verify_code) before it is registered`,
+      reason: 'not-verified',
     };
   }
   const attempts = (world.registrationAttempts.get(phone.id) ?? []).filter((t) => t > now - limits.windowMs);

@@ -60,6 +60,10 @@ export interface PhoneNumberState {
   pin?: string | undefined;
   /** The PIN Meta already holds for an imported number that is not registered with us yet. */
   existingPin?: string | undefined;
+  /** False while Meta wants the number verified by a code (request_code / verify_code) first: 133006. */
+  verified: boolean;
+  /** The last code sent by request_code. */
+  verificationCode?: string | undefined;
   dataLocalizationRegion?: string | undefined;
   waba: WabaState;
   rulesOverride?: RulesOverride | undefined;
@@ -108,6 +112,7 @@ export interface SignupPhoneInput {
   displayPhoneNumber: string;
   displayName: string;
   existingPin?: string | undefined;
+  verified?: boolean | undefined;
 }
 
 const PLACEHOLDER = /\{\{\s*([^{}]+?)\s*\}\}/g;
@@ -214,6 +219,7 @@ export class World {
       registered: cfg.registered,
       pin: 'pin' in cfg ? cfg.pin : undefined,
       existingPin: 'existingPin' in cfg ? cfg.existingPin : undefined,
+      verified: 'verified' in cfg ? (cfg.verified ?? true) : true,
       dataLocalizationRegion: 'dataLocalizationRegion' in cfg ? cfg.dataLocalizationRegion : undefined,
       waba,
       rulesOverride: override,

@@ -1,0 +1,77 @@
+import { ErrorAction, backoffSeconds } from '../../shared/meta-errors';
+
+// The same retry budgets the send activity applies to errors it gets synchronously, so a code means the
+// same thing whichever way it arrives.
+const MAX_RATE_LIMIT_TRIES = 10;
+const MAX_TRANSIENT_TRIES = 8;
+const MAX_NEXT_DAY_TRIES = 3;
+const DAY_MS = 24 * 3600_000;
+
+export interface FailureFacts {
+  action: ErrorAction;
+  /** Sends made to this recipient so far, counting the one that failed. */
+  attempts: number;
+  /** The service's clock. */
+  nowMs: number;
+  /** When the platform says the message failed. */
+  failedAtMs: number;
+  /** The campaign's deadline, if it has one. */
+  deadlineMs?: number;
+}
+
+/** What becomes of a recipient whose message the platform reports as failed. */
+export interface FailurePlan {
+  state: 'pending' | 'failed' | 'expired';
+  nextAttemptAt?: Date;
+  /** The failed try does not count against the recipient (the campaign was braked, not the user). */
+  uncount?: boolean;
+  suppress?: boolean;
+}
+
+function retryAt(f: FailureFacts): number | undefined {
+  switch (f.action) {
+    case ErrorAction.RetryBackoff:
+      return f.attempts < MAX_RATE_LIMIT_TRIES ? f.nowMs + backoffSeconds(f.attempts - 1) * 1000 : undefined;
+    case ErrorAction.WaitUpgrade:
+      return f.attempts < MAX_RATE_LIMIT_TRIES ? f.nowMs + 60_000 : undefined;
+    // A failed status is a definite answer, so an "unknown error" is safe to retry like a transient one.
+    case ErrorAction.RetryTransient:
+    case ErrorAction.Ambiguous:
+      return f.attempts < MAX_TRANSIENT_TRIES ? f.nowMs + Math.min(2 ** f.attempts, 300) * 1000 : undefined;
+    case ErrorAction.RetryNextDay:
+      // Meta: not before 24 h after the cap was hit; a minute more for clock differences.
+      return f.attempts < MAX_NEXT_DAY_TRIES ? Math.max(f.nowMs, f.failedAtMs) + DAY_MS + 60_000 : undefined;
+    default:
+      return undefined;
+  }
+}
+
+const RETRYABLE = new Set([
+  ErrorAction.RetryBackoff,
+  ErrorAction.WaitUpgrade,
+  ErrorAction.RetryTransient,
+  ErrorAction.Ambiguous,
+  ErrorAction.RetryNextDay,
+]);
+
+/** The engine's rule for a failed message (see src/shared/meta-errors.ts), applied to an event. */
+export function planFailure(f: FailureFacts): FailurePlan {
+  switch (f.action) {
+    case ErrorAction.Suppress:
+      return { state: 'failed', suppress: true };
+    case ErrorAction.PauseTemplate:
+      // The campaign pauses; this recipient waits for it and is sent again after the pause.
+      return { state: 'pending', uncount: true };
+    case ErrorAction.StopTemplate:
+    case ErrorAction.StopCampaign:
+    case ErrorAction.Drop:
+      return { state: 'failed' };
+    default:
+      break;
+  }
+  if (!RETRYABLE.has(f.action)) return { state: 'failed' };
+  const at = retryAt(f);
+  if (at === undefined) return { state: 'failed' };
+  if (f.deadlineMs !== undefined && at >= f.deadlineMs) return { state: 'expired' };
+  return { state: 'pending', nextAttemptAt: new Date(at) };
+}

@@ -1,0 +1,30 @@
+import { sql, type SQL } from 'drizzle-orm';
+
+/**
+ * Parameters for raw SQL that every driver reads the same way. A Date handed to the postgres driver
+ * through drizzle's raw `sql` is not serialised as a time, so times go as ISO text with a cast.
+ */
+export function timestamp(value: Date | null | undefined): SQL {
+  return value ? sql`${value.toISOString()}::timestamptz` : sql`null::timestamptz`;
+}
+
+/** A JSON value as jsonb; undefined becomes SQL null. */
+export function jsonb(value: unknown): SQL {
+  return value === undefined ? sql`null::jsonb` : sql`${JSON.stringify(value)}::jsonb`;
+}
+
+/**
+ * Many rows as one parameter: a subquery over `jsonb_to_recordset($1)`. One JSON document instead of a
+ * parameter per value costs the service and the driver far less than thousands of parameters, and keeps
+ * the statement text nearly constant, so the server prepares it once per connection. `columns` is fixed
+ * SQL text such as `id bigint, at timestamptz`.
+ *
+ * The planner guesses 100 rows for a set-returning function and may then join by scanning a whole
+ * table; a LIMIT of the batch size rounded up to a power of two tells it the truth (within 2x) while
+ * leaving only a handful of distinct statement texts, so joins use the indexes.
+ */
+export function recordset(items: readonly Record<string, unknown>[], alias: string, columns: string): SQL {
+  const bound = 2 ** Math.ceil(Math.log2(Math.max(1, items.length)));
+  return sql`(select * from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as r(${sql.raw(columns)})
+              limit ${sql.raw(String(bound))}) as ${sql.raw(alias)}`;
+}

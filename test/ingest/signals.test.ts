@@ -1,0 +1,279 @@
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  PHONE_NUMBER_ID,
+  WABA_ID,
+  accountUpdateChange,
+  phoneQualityChange,
+  platformMessage,
+  templateQualityChange,
+  templateStatusChange,
+} from './helpers/events';
+import { seedCampaign, startHarness, type Harness } from './helpers/harness';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+  await h.db.execute(
+    sql`insert into numbers (phone_number_id, waba_id, tier_limit) values (${PHONE_NUMBER_ID}, ${WABA_ID}, 250),
+          ('phone-number-id-other-waba', 'waba-someoneelse', 250), ('phone-number-id-sibling', ${WABA_ID}, 1000)`,
+  );
+  await seedCampaign(h.db, { id: 'spring-1', phones: ['+447700900001'], phoneNumberId: PHONE_NUMBER_ID });
+  await seedCampaign(h.db, {
+    id: 'spring-2',
+    phones: ['+447700900002'],
+    phoneNumberId: 'phone-number-id-sibling',
+    language: 'en-us',
+  });
+  await seedCampaign(h.db, {
+    id: 'spring-done',
+    phones: ['+447700900003'],
+    phoneNumberId: PHONE_NUMBER_ID,
+    state: 'completed',
+  });
+  await seedCampaign(h.db, {
+    id: 'spring-fr',
+    phones: ['+447700900004'],
+    phoneNumberId: PHONE_NUMBER_ID,
+    language: 'fr',
+  });
+  await seedCampaign(h.db, {
+    id: 'other-template',
+    phones: ['+447700900005'],
+    phoneNumberId: PHONE_NUMBER_ID,
+    template: 'welcome',
+  });
+  await seedCampaign(h.db, {
+    id: 'other-waba',
+    phones: ['+447700900006'],
+    phoneNumberId: 'phone-number-id-other-waba',
+  });
+});
+afterAll(async () => {
+  await h.close();
+});
+beforeEach(() => {
+  h.temporal.calls.length = 0;
+  h.temporal.down = false;
+  h.temporal.missing.clear();
+});
+
+async function deliver(message: string) {
+  const reply = await h.notify(message);
+  expect(reply.status).toBe(200);
+  await h.service.signalsIdle();
+  return reply;
+}
+
+describe('template events', () => {
+  it('PAUSED reaches every active campaign with that template and language in the WABA', async () => {
+    await deliver(
+      platformMessage([templateStatusChange('spring_sale', 'en_US', 'PAUSED', 'FIRST_PAUSE')], {
+        phone: false,
+      }),
+    );
+    const targets = h.temporal.calls.map((c) => c.workflowId).sort();
+    expect(targets).toEqual(['campaign:spring-1', 'campaign:spring-2']);
+    expect(h.temporal.calls.find((c) => c.workflowId === 'campaign:spring-2')).toEqual({
+      workflowId: 'campaign:spring-2',
+      signal: 'templateStatus',
+      // The campaign's own spelling of the language, which its workflow compares.
+      payload: {
+        templateName: 'spring_sale',
+        templateLanguage: 'en-us',
+        event: 'PAUSED',
+        detail: 'FIRST_PAUSE',
+      },
+    });
+  });
+
+  it('a quality drop to RED is signalled with the score as the event', async () => {
+    await deliver(
+      platformMessage([templateQualityChange('spring_sale', 'fr', 'GREEN', 'RED')], { phone: false }),
+    );
+    expect(h.temporal.calls).toEqual([
+      {
+        workflowId: 'campaign:spring-fr',
+        signal: 'templateStatus',
+        payload: {
+          templateName: 'spring_sale',
+          templateLanguage: 'fr',
+          event: 'RED',
+          reason: 'template quality GREEN → RED',
+        },
+      },
+    ]);
+  });
+
+  it('events for templates no campaign uses are stored, not dropped', async () => {
+    const reply = await deliver(
+      platformMessage([templateStatusChange('unused', 'en_US', 'APPROVED')], { phone: false }),
+    );
+    expect(reply.body.outcome).toBe('unmatched');
+    expect(h.temporal.calls).toEqual([]);
+    const [row] = await h.rows<{ kind: string }>(
+      sql`select kind from events_raw where id = ${reply.body.eventId!}`,
+    );
+    expect(row?.kind).toBe('message_template_status_update');
+  });
+});
+
+describe('number and account events', () => {
+  it('FLAGGED stores tier and quality and signals the number workflow, starting it if needed', async () => {
+    await deliver(platformMessage([phoneQualityChange('FLAGGED', 'TIER_1K')]));
+    expect(h.temporal.calls).toEqual([
+      {
+        workflowId: `number:${PHONE_NUMBER_ID}`,
+        signal: 'numberStatus',
+        payload: { event: 'FLAGGED', reason: 'phone number quality is low (flagged by Meta)' },
+        start: {
+          workflowType: 'numberWorkflow',
+          args: [{ phoneNumberId: PHONE_NUMBER_ID }],
+          taskQueue: 'test-queue',
+        },
+      },
+    ]);
+    const [row] = await h.rows<{ tier_limit: number; quality_rating: string; status: string }>(
+      sql`select tier_limit, quality_rating, status from numbers where phone_number_id = ${PHONE_NUMBER_ID}`,
+    );
+    expect(row).toEqual({ tier_limit: 1000, quality_rating: 'RED', status: 'FLAGGED' });
+  });
+
+  it('UPGRADE to unlimited stores no limit and sends no signal; UNFLAGGED resumes', async () => {
+    await deliver(platformMessage([phoneQualityChange('UPGRADE', 'TIER_UNLIMITED')]));
+    expect(h.temporal.calls).toEqual([]);
+    await deliver(platformMessage([phoneQualityChange('UNFLAGGED', 'TIER_UNLIMITED')]));
+    expect(h.temporal.calls.map((c) => c.payload)).toEqual([{ event: 'UNFLAGGED' }]);
+    const [row] = await h.rows<{ tier_limit: number | null; quality_rating: string | null }>(
+      sql`select tier_limit, quality_rating from numbers where phone_number_id = ${PHONE_NUMBER_ID}`,
+    );
+    expect(row).toEqual({ tier_limit: null, quality_rating: null });
+  });
+
+  it('THROUGHPUT_UPGRADE raises the stored rate to 1,000 messages/s', async () => {
+    await deliver(platformMessage([phoneQualityChange('THROUGHPUT_UPGRADE', 'TIER_UNLIMITED')]));
+    const [row] = await h.rows<{ mps: number }>(
+      sql`select mps from numbers where phone_number_id = ${PHONE_NUMBER_ID}`,
+    );
+    expect(row?.mps).toBe(1000);
+  });
+
+  it('an account restriction stops the campaigns on every number of the WABA', async () => {
+    const restriction = accountUpdateChange('ACCOUNT_RESTRICTION', {
+      restriction_info: [
+        { restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: '1758257794' },
+      ],
+    });
+    await deliver(platformMessage([restriction], { phone: false }));
+    const byNumber = new Map(h.temporal.calls.map((c) => [c.workflowId, c.payload]));
+    expect([...byNumber.keys()].sort()).toEqual([
+      `number:${PHONE_NUMBER_ID}`,
+      'number:phone-number-id-sibling',
+    ]);
+    expect(byNumber.get(`number:${PHONE_NUMBER_ID}`)).toEqual({
+      event: 'ACCOUNT_RESTRICTION',
+      reason: 'ACCOUNT_RESTRICTION: RESTRICTED_BIZ_INITIATED_MESSAGING until 1758257794',
+      stop: true,
+    });
+  });
+
+  it('account news that needs no action is stored only', async () => {
+    const reply = await deliver(platformMessage([accountUpdateChange('VERIFIED_ACCOUNT')], { phone: false }));
+    expect(reply.body.outcome).toBe('ignored');
+    expect(h.temporal.calls).toEqual([]);
+  });
+
+  it('business_capability_update sets the portfolio limit of portfolio-budgeted numbers', async () => {
+    await h.db.execute(
+      sql`update numbers set tier_scope = 'portfolio', portfolio_id = 'p1' where phone_number_id = 'phone-number-id-sibling'`,
+    );
+    await deliver(
+      platformMessage(
+        [{ field: 'business_capability_update', value: { max_daily_conversations_per_business: 2000 } }],
+        {
+          phone: false,
+        },
+      ),
+    );
+    const [row] = await h.rows<{ tier_limit: number }>(
+      sql`select tier_limit from numbers where phone_number_id = 'phone-number-id-sibling'`,
+    );
+    expect(row?.tier_limit).toBe(2000);
+  });
+
+  it('unknown fields are stored and tolerated', async () => {
+    const reply = await deliver(
+      platformMessage([{ field: 'flows', value: { event: 'FLOW_STATUS_CHANGE' } }]),
+    );
+    expect(reply.body.outcome).toBe('ignored');
+    const [row] = await h.rows<{ error: string }>(
+      sql`select error from events_raw where id = ${reply.body.eventId!}`,
+    );
+    expect(row?.error).toContain('field flows');
+  });
+});
+
+describe('signal delivery', () => {
+  it('a Temporal outage loses no signal: the event is acknowledged and the signal retried later', async () => {
+    h.temporal.down = true;
+    const reply = await deliver(
+      platformMessage([templateStatusChange('welcome', 'en_US', 'DISABLED')], { phone: false }),
+    );
+    expect(reply.body.outcome).toBe('applied');
+    expect(h.temporal.calls).toEqual([]);
+    const [pending] = await h.rows<{ attempts: number; last_error: string; done_at: Date | null }>(
+      sql`select attempts, last_error, done_at from ingest_signals where workflow_id = 'campaign:other-template'`,
+    );
+    expect(pending).toMatchObject({ attempts: 1, done_at: null });
+    expect(pending?.last_error).toContain('UNAVAILABLE');
+
+    h.temporal.down = false;
+    await h.db.execute(sql`update ingest_signals set next_attempt_at = now() where done_at is null`);
+    expect(await h.service.sweepSignals()).toBe(1);
+    expect(h.temporal.calls.map((c) => c.workflowId)).toEqual(['campaign:other-template']);
+    const [done] = await h.rows<{ outcome: string }>(
+      sql`select outcome from ingest_signals where workflow_id = 'campaign:other-template'`,
+    );
+    expect(done?.outcome).toBe('delivered');
+  });
+
+  it('a campaign that has finished is not retried', async () => {
+    h.temporal.missing.add('campaign:spring-1');
+    await deliver(
+      platformMessage([templateStatusChange('spring_sale', 'en_US', 'REINSTATED')], { phone: false }),
+    );
+    const rows = await h.rows<{ workflow_id: string; outcome: string }>(
+      sql`select workflow_id, outcome from ingest_signals where payload->>'event' = 'REINSTATED' order by workflow_id`,
+    );
+    expect(rows).toEqual([
+      { workflow_id: 'campaign:spring-1', outcome: 'gone' },
+      { workflow_id: 'campaign:spring-2', outcome: 'delivered' },
+    ]);
+  });
+
+  it('signals too old to matter are given up', async () => {
+    h.temporal.down = true;
+    await deliver(platformMessage([templateStatusChange('welcome', 'en_US', 'FLAGGED')], { phone: false }));
+    await h.db.execute(
+      sql`update ingest_signals set created_at = now() - interval '2 hours', next_attempt_at = now() where done_at is null`,
+    );
+    await h.service.sweepSignals();
+    const [row] = await h.rows<{ outcome: string }>(sql`select outcome from ingest_signals
+          where workflow_id = 'campaign:other-template' and payload->>'event' = 'FLAGGED'`);
+    expect(row?.outcome).toBe('expired');
+  });
+
+  it('without a Temporal client events are applied and no signal is queued', async () => {
+    const bare = await startHarness({ withTemporal: false });
+    try {
+      await seedCampaign(bare.db, { id: 'x', phones: ['+447700900001'] });
+      const reply = await bare.notify(
+        platformMessage([templateStatusChange('spring_sale', 'en_US', 'PAUSED')], { phone: false }),
+      );
+      expect(reply.status).toBe(200);
+      expect(await bare.rows(sql`select 1 from ingest_signals`)).toEqual([]);
+    } finally {
+      await bare.close();
+    }
+  });
+});
