@@ -15,7 +15,8 @@ import { formatStatus } from '../src/cli/format';
 import { openDatabase } from '../src/db/client';
 import { updateNumber } from '../src/db/numbers';
 import { ensureDevServer } from '../src/devtools/temporal-binaries';
-import { DEMO_PHONE_NUMBER_ID, startEmulator } from '../src/emulator';
+import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN, startEmulator } from '../src/emulator';
+import { startIngestService } from '../src/ingest';
 import { createSocialMessagingClient } from '../src/platform/aws-client';
 import { logger } from '../src/shared/logger';
 import { createWorker } from '../src/worker/create-worker';
@@ -36,7 +37,13 @@ async function main(): Promise<void> {
   step('starting the platform emulator');
   // A short rolling tier window so the demo shows the engine waiting for budget and carrying on by itself.
   const emulator = await startEmulator({
-    config: { rules: { throughputMps: MPS, messagingLimit: { tier: 'TIER_1K', windowMs: TIER_WINDOW_MS } } },
+    config: {
+      rules: {
+        throughputMps: MPS,
+        messagingLimit: { tier: 'TIER_1K', windowMs: TIER_WINDOW_MS },
+        delivery: { deliveredDelayMs: [200, 1_500], readDelayMs: [500, 4_000] },
+      },
+    },
     logger,
   });
   // The engine reaches the emulator only through the AWS SDK's standard endpoint setting.
@@ -68,6 +75,19 @@ async function main(): Promise<void> {
   });
   const campaigns = new CampaignClient({ db: database.db, temporal: env.client, socialMessaging, taskQueue });
 
+  step('starting the event-ingest service and subscribing it to the WABA topic');
+  const ingest = await startIngestService({
+    db: database.db,
+    temporal: env.client,
+    taskQueue,
+    port: 0,
+    host: '127.0.0.1',
+    allowedTopicArns: [DEMO_TOPIC_ARN],
+    trustedCertUrls: [`${emulator.url}/_emulator/sns/cert.pem`],
+    logger,
+  });
+  await subscribe(emulator.url, `http://127.0.0.1:${ingest.port}/sns`);
+
   try {
     await worker.runUntil(async () => {
       const file = writeDemoRecipients(demoDir);
@@ -82,7 +102,9 @@ async function main(): Promise<void> {
       console.log(`  campaign ${started.campaignId}: ${started.accepted} accepted, ${started.rejected} rejected`);
       for (const r of started.rejections) console.log(`    line ${r.line}: ${r.reason}`);
       console.log(`  tier ${TIER} users per ${TIER_WINDOW_MS / 1000} s window, ${MPS} messages/s`);
-      const final = await watchCampaign(campaigns, started.campaignId, 500);
+      await watchCampaign(campaigns, started.campaignId, 500);
+      step('waiting for the last delivery and read receipts');
+      const final = await settle(campaigns, started.campaignId);
       console.log(`\n${formatStatus(final)}`);
 
       const audit = auditSendLog(await fetchSendLog(emulator.url), {
@@ -102,9 +124,37 @@ async function main(): Promise<void> {
       console.log('demo finished: every limit held.');
     });
   } finally {
+    await ingest.close();
     await database.close();
     await env.teardown();
     await emulator.close();
+  }
+}
+
+/** Subscribes an HTTP endpoint to the demo WABA's topic; the emulator then runs the SNS handshake. */
+async function subscribe(emulatorUrl: string, endpoint: string): Promise<void> {
+  const res = await fetch(`${emulatorUrl}/_emulator/sns/subscribe`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ endpoint, topicArn: DEMO_TOPIC_ARN }),
+  });
+  if (!res.ok) throw new Error(`subscribing the ingest service failed: HTTP ${res.status}`);
+}
+
+/** Status events trickle in after the last send: wait until the counts stop moving (at most 30 s). */
+async function settle(campaigns: CampaignClient, campaignId: string) {
+  let last = '';
+  let stableSince = Date.now();
+  const started = Date.now();
+  for (;;) {
+    const status = await campaigns.status(campaignId);
+    const key = JSON.stringify(status.counts);
+    if (key !== last) {
+      last = key;
+      stableSince = Date.now();
+    }
+    if (Date.now() - stableSince >= 5_000 || Date.now() - started >= 30_000) return status;
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 

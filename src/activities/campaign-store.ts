@@ -53,6 +53,8 @@ export interface CampaignCounts {
   cancelled: number;
   expired: number;
   ambiguous: number;
+  /** Sent or not, nobody knows: no status event came and the campaign would not risk a second message. */
+  unknown: number;
 }
 
 /**
@@ -75,6 +77,7 @@ export async function campaignCounts(db: Database, campaignId: string): Promise<
     cancelled: 0,
     expired: 0,
     ambiguous: 0,
+    unknown: 0,
   };
   for (const row of rows) {
     const n = num(row.n);

@@ -13,7 +13,7 @@ import { bizOpaqueCallbackData } from '../shared/ids';
 import { ErrorAction, backoffSeconds } from '../shared/meta-errors';
 import { msUntilOpen, type SendWindow } from '../shared/send-window';
 import { sendsTotal } from '../shared/metrics';
-import { BatchOutcome, type BatchSummary } from '../workflows/definitions';
+import { BatchOutcome, DEFAULT_CAMPAIGN_TUNING, type BatchSummary } from '../workflows/definitions';
 import type { ActivityDeps } from './deps';
 import { classifySendError, type SendOutcome } from './send-outcome';
 
@@ -21,6 +21,11 @@ export interface SendBatchInput {
   campaignId: string;
   /** Stop starting new chunks after this long (ms); the workflow calls again. */
   maxDurationMs: number;
+  /**
+   * How long an ambiguous recipient (sent or not, nobody knows) waits for a status event to settle it
+   * before the campaign's policy decides (ms).
+   */
+  ambiguityWaitMs?: number;
 }
 
 type CampaignRow = typeof campaigns.$inferSelect;
@@ -83,6 +88,8 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
 
   // Rows still `sending` belong to an attempt that died mid-chunk: the platform may have them.
   const ambiguousFromCrash = await markCrashedIntentsAmbiguous(db, campaign.id);
+  const ambiguityWaitMs = input.ambiguityWaitMs ?? DEFAULT_CAMPAIGN_TUNING.ambiguityWaitMs;
+  await settleAmbiguous(db, campaign, clock() - ambiguityWaitMs);
 
   const paceSafety = deps.paceSafety ?? 0.98;
   let intervalMs = 0;
@@ -125,7 +132,10 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
         numberReadAt = now;
         applyRate();
       }
-      const due = await fetchDue(db, campaign, chunkSize, now, budgetSpent);
+      const freeOnly = budgetSpent
+        ? { scopeKey: tierScopeKey(number), tierWindowMs: number.tierWindowSeconds * 1000 }
+        : undefined;
+      const due = await fetchDue(db, campaign, chunkSize, now, freeOnly);
       if (due.length === 0) return undefined;
 
       const inWindow = await deferOutsideWindow(db, campaign, number, window, due, now);
@@ -209,15 +219,21 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
 
   if (ctx?.cancellationSignal.aborted) throw new CancelledFailure('send batch cancelled');
 
-  const [left] = await queryRows<{ remaining: unknown; next_due: unknown; due_now: unknown }>(
+  // Ambiguous rows are not final yet: a status event may settle them, or the policy will when they are due.
+  const [left] = await queryRows<{ remaining: unknown; next_due: unknown; due_now: unknown; next_settle: unknown }>(
     db,
-    sql`select count(*) filter (where state in ('pending', 'sending')) as remaining,
+    sql`select count(*) filter (where state in ('pending', 'sending', 'ambiguous')) as remaining,
                min(next_attempt_at) filter (where state = 'pending') as next_due,
-               count(*) filter (where state = 'pending' and next_attempt_at is null) as due_now
+               count(*) filter (where state = 'pending' and next_attempt_at is null) as due_now,
+               min(sending_since) filter (where state = 'ambiguous') as next_settle
         from recipients where campaign_id = ${campaign.id}`,
   );
   summary.remaining = num(left?.remaining ?? 0);
-  const nextDue = num(left?.due_now ?? 0) > 0 ? clock() : toMs(left?.next_due);
+  const settleAt = toMs(left?.next_settle);
+  const nextDue = minDefined(
+    num(left?.due_now ?? 0) > 0 ? clock() : toMs(left?.next_due),
+    settleAt === undefined ? undefined : settleAt + ambiguityWaitMs,
+  );
   summary.nextDueAt = budgetSpent && budgetResetsAt !== undefined ? minDefined(nextDue, budgetResetsAt) : nextDue;
   if (brake.action === ErrorAction.PauseTemplate) summary.outcome = BatchOutcome.TemplatePaused;
   else if (brake.action) summary.outcome = BatchOutcome.Stop;
@@ -260,24 +276,47 @@ async function markCrashedIntentsAmbiguous(db: Database, campaignId: string): Pr
   return rows.length;
 }
 
+/**
+ * Decides ambiguous recipients that no status event settled within the wait (counted from when the send
+ * went out, kept in `sending_since`): `at-most-once` campaigns
+ * record them as `unknown` (never risk a second message), `at-least-once` ones send them again.
+ */
+async function settleAmbiguous(db: Database, c: CampaignRow, settledBeforeMs: number): Promise<void> {
+  const next = c.ambiguityPolicy === 'at-least-once' ? 'pending' : 'unknown';
+  await db.execute(
+    sql`update recipients set state = ${next}, next_attempt_at = null, updated_at = now(),
+          error_message = coalesce(error_message, 'no status event after an unanswered send')
+        where campaign_id = ${c.id} and state = 'ambiguous' and sending_since <= ${ts(settledBeforeMs)}`,
+  );
+}
+
+/** Once the tier budget is spent, only recipients who cost none: `free` says where to look for them. */
+interface FreeOnly {
+  scopeKey: string;
+  tierWindowMs: number;
+}
+
 async function fetchDue(
   db: Database,
   c: CampaignRow,
   limit: number,
   nowMs: number,
-  onlyOpenWindows: boolean,
+  freeOnly: FreeOnly | undefined,
 ): Promise<DueRow[]> {
   const now = ts(nowMs);
-  // Once the tier budget is spent, only users with an open service window can still be sent to.
-  const join = onlyOpenWindows
-    ? sql`join service_windows w on w.phone_number_id = ${c.phoneNumberId} and w.phone = r.phone
-          and w.last_inbound_at > ${ts(nowMs - CUSTOMER_SERVICE_WINDOW_MS)}`
+  // Free: an open customer-service window, or already counted in the rolling tier window (e.g. a row put
+  // back after its budget was granted).
+  const free = freeOnly
+    ? sql`and (exists (select 1 from service_windows w where w.phone_number_id = ${c.phoneNumberId}
+                       and w.phone = r.phone and w.last_inbound_at > ${ts(nowMs - CUSTOMER_SERVICE_WINDOW_MS)})
+               or exists (select 1 from reaches x where x.scope_key = ${freeOnly.scopeKey} and x.phone = r.phone
+                          and x.reached_at > ${ts(nowMs - freeOnly.tierWindowMs)}))`
     : sql``;
   return queryRows<DueRow>(
     db,
-    sql`select r.seq, r.phone, r.params, r.timezone from recipients r ${join}
+    sql`select r.seq, r.phone, r.params, r.timezone from recipients r
         where r.campaign_id = ${c.id} and r.state = 'pending'
-          and (r.next_attempt_at is null or r.next_attempt_at <= ${now})
+          and (r.next_attempt_at is null or r.next_attempt_at <= ${now}) ${free}
         order by r.seq limit ${limit}`,
   );
 }
@@ -517,7 +556,8 @@ async function recordOutcomes(
           error_message = case when v.state = 'sent' then null else coalesce(v.message, r.error_message) end,
           next_attempt_at = v.next_at,
           attempts = case when v.uncount then r.attempts - 1 else r.attempts end,
-          sending_since = null,
+          -- An ambiguous row keeps the time its send went out: its wait for a status event counts from there.
+          sending_since = case when v.state = 'ambiguous' then r.sending_since else null end,
           sent_at = case when v.state = 'sent' then ${now} else r.sent_at end,
           failed_at = case when v.state in ('failed', 'expired') then ${now} else r.failed_at end,
           updated_at = now()

@@ -158,6 +158,7 @@ interface StartOptions {
   deadline?: string;
   name?: string;
   defaultCountry?: string;
+  ambiguous?: 'at-most-once' | 'at-least-once';
   json?: boolean;
 }
 
@@ -182,7 +183,12 @@ function campaignOptions(cmd: Command): Command {
     .option('--send-window <HH:MM-HH:MM>', "send only inside this window of each recipient's local time")
     .option('--deadline <iso>', 'stop at this time and report what was not sent')
     .option('--name <name>', 'a label for listings')
-    .option('--default-country <cc>', 'country (ISO code) for numbers written without +prefix');
+    .option('--default-country <cc>', 'country (ISO code) for numbers written without +prefix')
+    .addOption(
+      new Option('--ambiguous <policy>', 'a send with no answer and no status event: record it, or send again')
+        .choices(['at-most-once', 'at-least-once'])
+        .default('at-most-once'),
+    );
 }
 
 function startInput(opts: StartOptions) {
@@ -197,6 +203,7 @@ function startInput(opts: StartOptions) {
     deadline: opts.deadline,
     name: opts.name,
     defaultCountry: opts.defaultCountry,
+    ambiguityPolicy: opts.ambiguous,
   };
 }
 

@@ -10,7 +10,8 @@ export function formatStatus(s: CampaignStatus): string {
       `skipped ${c.skipped}, pending ${c.pending}` +
       (c.cancelled ? `, cancelled ${c.cancelled}` : '') +
       (c.expired ? `, expired ${c.expired}` : '') +
-      (c.ambiguous ? `, ambiguous ${c.ambiguous}` : ''),
+      (c.ambiguous ? `, ambiguous ${c.ambiguous}` : '') +
+      (c.unknown ? `, unknown ${c.unknown}` : ''),
     `  tier ${s.tier.used}/${s.tier.limit ?? 'unlimited'}${s.tier.resetsAt ? `, frees up from ${s.tier.resetsAt}` : ''}`,
   ];
   if (s.eta) lines.push(`  eta ${s.eta}`);

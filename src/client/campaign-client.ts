@@ -48,6 +48,11 @@ export interface StartCampaignInput {
   name?: string;
   /** Country for numbers written without +prefix. */
   defaultCountry?: string;
+  /**
+   * What happens to a recipient whose send got no answer and no status event: `at-most-once` (default)
+   * records it as unknown, `at-least-once` sends it again.
+   */
+  ambiguityPolicy?: 'at-most-once' | 'at-least-once';
   /** Chosen by the caller to make a retried start idempotent; generated otherwise. */
   campaignId?: string;
   tuning?: Partial<CampaignTuning>;
@@ -186,6 +191,7 @@ export class CampaignClient {
       deadline: schedule.deadline ?? null,
       windowStartMin: schedule.window?.startMin ?? null,
       windowEndMin: schedule.window?.endMin ?? null,
+      ambiguityPolicy: input.ambiguityPolicy ?? 'at-most-once',
     });
     const imported = await importRecipients(this.deps.db, file, {
       campaignId,

@@ -33,7 +33,11 @@ export interface NumberSettingsPatch {
 }
 
 /** Changes a number's stored settings (creating it if needed) and returns the new row. */
-export async function updateNumber(db: Database, phoneNumberId: string, patch: NumberSettingsPatch): Promise<NumberRow> {
+export async function updateNumber(
+  db: Database,
+  phoneNumberId: string,
+  patch: NumberSettingsPatch,
+): Promise<NumberRow> {
   await ensureNumber(db, phoneNumberId);
   await db
     .update(numbers)
@@ -44,5 +48,7 @@ export async function updateNumber(db: Database, phoneNumberId: string, patch: N
 
 /** The budget scope a number draws its tier from. */
 export function tierScopeKey(row: Pick<NumberRow, 'tierScope' | 'portfolioId' | 'phoneNumberId'>): string {
-  return row.tierScope === 'portfolio' && row.portfolioId ? `portfolio:${row.portfolioId}` : `number:${row.phoneNumberId}`;
+  return row.tierScope === 'portfolio' && row.portfolioId
+    ? `portfolio:${row.portfolioId}`
+    : `number:${row.phoneNumberId}`;
 }

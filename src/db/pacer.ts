@@ -44,7 +44,12 @@ export async function claimSlots(
  * Keeps every sender on the number quiet for `ms` from now: used when the platform says we went too fast
  * (130429) or that the number is being upgraded (131057). Returns the consecutive-throttle streak.
  */
-export async function holdNumber(db: Database, phoneNumberId: string, ms: number, throttled: boolean): Promise<number> {
+export async function holdNumber(
+  db: Database,
+  phoneNumberId: string,
+  ms: number,
+  throttled: boolean,
+): Promise<number> {
   const [row] = await queryRows<{ throttle_streak: unknown }>(
     db,
     sql`insert into pacers as p (phone_number_id, next_slot_ms, throttle_streak)

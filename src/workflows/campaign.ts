@@ -276,7 +276,11 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     try {
       sendScope = new CancellationScope();
       batch = await sendScope.run(() =>
-        sending.sendBatch({ campaignId: input.campaignId, maxDurationMs: tuning.batchMaxMs }),
+        sending.sendBatch({
+          campaignId: input.campaignId,
+          maxDurationMs: tuning.batchMaxMs,
+          ambiguityWaitMs: tuning.ambiguityWaitMs,
+        }),
       );
     } catch (err) {
       if (!isCancellation(err)) throw err;

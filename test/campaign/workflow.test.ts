@@ -71,6 +71,7 @@ interface CampaignSetup {
   startAt?: number;
   phoneNumberId?: string;
   tuning?: Partial<CampaignTuning>;
+  ambiguityPolicy?: 'at-most-once' | 'at-least-once';
 }
 
 /** Stores a campaign and its recipients as the client would, and starts its workflow. */
@@ -94,6 +95,7 @@ async function startCampaign(setup: CampaignSetup) {
     deadline: setup.deadline ? new Date(setup.deadline) : null,
     windowStartMin: window?.startMin ?? null,
     windowEndMin: window?.endMin ?? null,
+    ambiguityPolicy: setup.ambiguityPolicy ?? 'at-most-once',
   });
   await database.db.insert(recipients).values(
     Array.from({ length: setup.recipients }, (_, i) => ({
@@ -318,4 +320,32 @@ describe('campaign workflow (time-skipping)', () => {
     await recordHistoryFixture(handle, 'campaign', 'operator-controls');
     await expect(handle.executeUpdate(pauseCampaignUpdate, { args: [{}] })).rejects.toThrow();
   });
+
+  for (const policy of ['at-most-once', 'at-least-once'] as const) {
+    it(`settles a send whose answer was lost by the ${policy} policy after the wait`, async () => {
+      const { campaignId, handle } = await startCampaign({ recipients: 2, ambiguityPolicy: policy });
+      const [lost] = (
+        await database.db.select().from(recipients).where(eq(recipients.campaignId, campaignId))
+      )
+        .sort((a, b) => a.seq - b.seq)
+        .map((r) => r.phone);
+      platform.lostAnswers.add(lost!);
+      const t0 = await env.currentTimeMs();
+      const result = await handle.result();
+      expect(result.state).toBe(CampaignState.Completed);
+      // Nothing is decided before the 15-minute wait for a status event is over.
+      expect((await env.currentTimeMs()) - t0).toBeGreaterThanOrEqual(15 * 60_000);
+      const toLost = platform.sends.filter(
+        (s) => s.to === lost && s.callbackData?.startsWith(`wac1:${campaignId}:`),
+      );
+      if (policy === 'at-most-once') {
+        expect(toLost).toHaveLength(1);
+        expect(await statesOf(campaignId)).toEqual({ sent: 1, unknown: 1 });
+      } else {
+        // Sent again: the one duplicate this policy accepts, and only for the ambiguous recipient.
+        expect(toLost).toHaveLength(2);
+        expect(await statesOf(campaignId)).toEqual({ sent: 2 });
+      }
+    });
+  }
 });

@@ -16,6 +16,8 @@ export class FakePlatform {
   readonly sends: { to: string; template: string; atMs: number; callbackData?: string }[] = [];
   /** Meta codes to answer for a recipient, one per attempt, before it succeeds. */
   readonly failures = new Map<string, number[]>();
+  /** Recipients whose next send is accepted but whose answer is lost (the caller sees a time-out). */
+  readonly lostAnswers = new Set<string>();
   private nextId = 1;
 
   constructor(private readonly clock: () => number) {}
@@ -78,7 +80,13 @@ export class FakePlatform {
             atMs: this.clock(),
             callbackData: message.biz_opaque_callback_data,
           });
-          return { messageId: `wamid.fake${this.nextId++}` };
+          const messageId = `wamid.fake${this.nextId++}`;
+          if (this.lostAnswers.delete(message.to)) {
+            throw Object.assign(new Error('socket hang up while waiting for the answer'), {
+              name: 'TimeoutError',
+            });
+          }
+          return { messageId };
         }
         default:
           throw new Error(`fake platform does not know ${command.constructor.name}`);
