@@ -8,7 +8,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.data/', 'drizzle/', 'bin/', 'eslint.config.mjs'] },
+  { ignores: ['node_modules/', 'dist/', '.data/', '.scratch/', 'drizzle/', 'bin/', 'eslint.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

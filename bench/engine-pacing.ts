@@ -45,7 +45,9 @@ export async function benchEnginePacing(
   const rows: BenchRow[] = [];
   const quiet = logger.child({ level: 'warn' });
   const devServer = await ensureDevServer();
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: devServer.executable, ui: false } });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: devServer.executable, ui: false },
+  });
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silentLogger });
   try {
     for (const mps of rates) {
@@ -53,9 +55,24 @@ export async function benchEnginePacing(
       const naive = await runBaseline(mps, messages, quiet);
       const target = mps >= 1000 ? '≥ 0.95' : '≥ 0.97';
       rows.push(
-        { metric: `engine rate / MPS at ${mps}/s (${messages} msgs)`, value: round(ours.rateRatio), unit: 'ratio', target },
-        { metric: `engine 130429 caused at ${mps}/s`, value: ours.selfThrottled, unit: 'errors', target: '0' },
-        { metric: `engine history events per 1,000 msgs at ${mps}/s`, value: round(ours.historyPer1000), unit: 'events', target: '≤ 20' },
+        {
+          metric: `engine rate / MPS at ${mps}/s (${messages} msgs)`,
+          value: round(ours.rateRatio),
+          unit: 'ratio',
+          target,
+        },
+        {
+          metric: `engine 130429 caused at ${mps}/s`,
+          value: ours.selfThrottled,
+          unit: 'errors',
+          target: '0',
+        },
+        {
+          metric: `engine history events per 1,000 msgs at ${mps}/s`,
+          value: round(ours.historyPer1000),
+          unit: 'events',
+          target: '≤ 20',
+        },
         { metric: `baseline rate / MPS at ${mps}/s`, value: round(naive.rateRatio), unit: 'ratio' },
         { metric: `baseline 130429 caused at ${mps}/s`, value: naive.selfThrottled, unit: 'errors' },
       );
@@ -90,7 +107,12 @@ async function runEngine(
       handleSignals: false,
       deps: { db: database.db, socialMessaging: client, logger: log },
     });
-    const campaigns = new CampaignClient({ db: database.db, temporal: env.client, socialMessaging: client, taskQueue });
+    const campaigns = new CampaignClient({
+      db: database.db,
+      temporal: env.client,
+      socialMessaging: client,
+      taskQueue,
+    });
     const file = writeRecipients(messages);
     const campaignId = await worker.runUntil(async () => {
       const started = await campaigns.start({

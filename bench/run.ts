@@ -18,13 +18,19 @@ async function main(): Promise<void> {
   const results: (BenchRow & { section: string })[] = [];
   for (const name of names) {
     const run = SECTIONS[name];
-    if (!run) throw new Error(`unknown benchmark section "${name}"; known: ${Object.keys(SECTIONS).join(', ')}`);
+    if (!run)
+      throw new Error(`unknown benchmark section "${name}"; known: ${Object.keys(SECTIONS).join(', ')}`);
     process.stderr.write(`» ${name}\n`);
     const started = Date.now();
     try {
       for (const row of await run()) results.push({ section: name, ...row });
     } catch (err) {
-      results.push({ section: name, metric: 'failed', value: Number.NaN, unit: String((err as Error).message ?? err) });
+      results.push({
+        section: name,
+        metric: 'failed',
+        value: Number.NaN,
+        unit: String((err as Error).message ?? err),
+      });
     }
     process.stderr.write(`  ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   }
@@ -32,7 +38,10 @@ async function main(): Promise<void> {
   const dir = path.join(__dirname, 'results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2),
+  );
   console.log(`written to ${path.relative(process.cwd(), file)}`);
 }
 

@@ -54,7 +54,9 @@ async function main(): Promise<void> {
 
   step('starting a Temporal dev server');
   const devServer = await ensureDevServer();
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: devServer.executable, ui: false } });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: devServer.executable, ui: false },
+  });
 
   step(`opening the embedded database in ${dataDir}`);
   const database = await openDatabase({ url: process.env.DATABASE_URL, dataDir });
@@ -99,7 +101,9 @@ async function main(): Promise<void> {
         recipientsFile: file,
         name: 'demo',
       });
-      console.log(`  campaign ${started.campaignId}: ${started.accepted} accepted, ${started.rejected} rejected`);
+      console.log(
+        `  campaign ${started.campaignId}: ${started.accepted} accepted, ${started.rejected} rejected`,
+      );
       for (const r of started.rejections) console.log(`    line ${r.line}: ${r.reason}`);
       console.log(`  tier ${TIER} users per ${TIER_WINDOW_MS / 1000} s window, ${MPS} messages/s`);
       await watchCampaign(campaigns, started.campaignId, 500);

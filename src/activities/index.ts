@@ -26,7 +26,8 @@ export function createActivities(deps: ActivityDeps) {
     checkTemplate: (input: CheckTemplateInput) => checkTemplate(deps, input),
     recordCampaignState: (input: RecordCampaignStateInput) => recordCampaignState(deps.db, input),
     closeRecipients: (input: CloseRecipientsInput) => closeRecipients(deps.db, input),
-    listActiveCampaigns: (input: { phoneNumberId: string }) => activeCampaignIds(deps.db, input.phoneNumberId),
+    listActiveCampaigns: (input: { phoneNumberId: string }) =>
+      activeCampaignIds(deps.db, input.phoneNumberId),
     setNumberRate: async (input: SetNumberRateInput): Promise<number> =>
       (await updateNumber(deps.db, input.phoneNumberId, { mps: input.mps })).mps,
   };

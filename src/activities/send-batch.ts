@@ -68,7 +68,12 @@ const MAX_RATE_LIMIT_TRIES = 10;
 const MAX_TRANSIENT_TRIES = 8;
 const MAX_NEXT_DAY_TRIES = 3;
 
-const RETRYABLE = new Set([ErrorAction.RetryBackoff, ErrorAction.RetryTransient, ErrorAction.WaitUpgrade, ErrorAction.RetryNextDay]);
+const RETRYABLE = new Set([
+  ErrorAction.RetryBackoff,
+  ErrorAction.RetryTransient,
+  ErrorAction.WaitUpgrade,
+  ErrorAction.RetryNextDay,
+]);
 
 /**
  * Sends the due recipients of one campaign, paced to the number's rate and within its tier budget, until
@@ -220,7 +225,12 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
   if (ctx?.cancellationSignal.aborted) throw new CancelledFailure('send batch cancelled');
 
   // Ambiguous rows are not final yet: a status event may settle them, or the policy will when they are due.
-  const [left] = await queryRows<{ remaining: unknown; next_due: unknown; due_now: unknown; next_settle: unknown }>(
+  const [left] = await queryRows<{
+    remaining: unknown;
+    next_due: unknown;
+    due_now: unknown;
+    next_settle: unknown;
+  }>(
     db,
     sql`select count(*) filter (where state in ('pending', 'sending', 'ambiguous')) as remaining,
                min(next_attempt_at) filter (where state = 'pending') as next_due,
@@ -234,7 +244,8 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
     num(left?.due_now ?? 0) > 0 ? clock() : toMs(left?.next_due),
     settleAt === undefined ? undefined : settleAt + ambiguityWaitMs,
   );
-  summary.nextDueAt = budgetSpent && budgetResetsAt !== undefined ? minDefined(nextDue, budgetResetsAt) : nextDue;
+  summary.nextDueAt =
+    budgetSpent && budgetResetsAt !== undefined ? minDefined(nextDue, budgetResetsAt) : nextDue;
   if (brake.action === ErrorAction.PauseTemplate) summary.outcome = BatchOutcome.TemplatePaused;
   else if (brake.action) summary.outcome = BatchOutcome.Stop;
   else if (summary.remaining === 0) summary.outcome = BatchOutcome.Drained;
@@ -359,9 +370,12 @@ async function skipSuppressed(db: Database, c: CampaignRow, rows: DueRow[]): Pro
     sql`, `,
   );
   const stopped = new Set(
-    (await queryRows<{ phone: string }>(db, sql`select phone from ${suppressions} where phone in (${phones})`)).map(
-      (r) => r.phone,
-    ),
+    (
+      await queryRows<{ phone: string }>(
+        db,
+        sql`select phone from ${suppressions} where phone in (${phones})`,
+      )
+    ).map((r) => r.phone),
   );
   if (stopped.size === 0) return rows;
   const skipped = rows.filter((r) => stopped.has(r.phone)).map((r) => sql`${r.seq}`);
@@ -428,7 +442,8 @@ async function sendOne(deps: ActivityDeps, c: CampaignRow, row: DueRow): Promise
         }),
       }),
     );
-    if (!out.messageId) return { kind: 'error', action: ErrorAction.Ambiguous, message: 'accepted without a message id' };
+    if (!out.messageId)
+      return { kind: 'error', action: ErrorAction.Ambiguous, message: 'accepted without a message id' };
     return { kind: 'sent', messageId: out.messageId };
   } catch (err) {
     return classifySendError(err);
@@ -478,7 +493,14 @@ async function recordOutcomes(
 
   rows.forEach((row, i) => {
     const outcome = outcomes[i] ?? { kind: 'not-sent' };
-    const base = { seq: row.seq, messageId: null, code: null, message: null, nextAttemptAt: null, uncount: false };
+    const base = {
+      seq: row.seq,
+      messageId: null,
+      code: null,
+      message: null,
+      nextAttemptAt: null,
+      uncount: false,
+    };
     if (outcome.kind === 'sent') {
       summary.sent++;
       sendsTotal.inc({ outcome: 'sent' });
@@ -568,12 +590,21 @@ async function recordOutcomes(
   if (suppress.length > 0) {
     await db
       .insert(suppressions)
-      .values(suppress.map((phone) => ({ phone, reason: 'user stopped marketing messages (131050)', source: 'send' })))
+      .values(
+        suppress.map((phone) => ({
+          phone,
+          reason: 'user stopped marketing messages (131050)',
+          source: 'send',
+        })),
+      )
       .onConflictDoNothing();
   }
   if (throttled) {
     const streak = await holdNumber(db, number.phoneNumberId, 1000, true);
-    deps.logger.warn({ phoneNumberId: number.phoneNumberId, streak }, 'platform throttled the number (130429)');
+    deps.logger.warn(
+      { phoneNumberId: number.phoneNumberId, streak },
+      'platform throttled the number (130429)',
+    );
     if (streak > 1) await holdNumber(db, number.phoneNumberId, Math.min(30_000, 1000 * 2 ** streak), false);
   } else if (summary.sent > 0) {
     await clearThrottle(db, number.phoneNumberId);

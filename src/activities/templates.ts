@@ -19,16 +19,32 @@ export interface CheckTemplateResult {
 }
 
 /** Looks the campaign's template up on the platform, so a lost event cannot leave a campaign sending into a paused template. */
-export async function checkTemplate(deps: ActivityDeps, input: CheckTemplateInput): Promise<CheckTemplateResult> {
+export async function checkTemplate(
+  deps: ActivityDeps,
+  input: CheckTemplateInput,
+): Promise<CheckTemplateResult> {
   const number = await ensureNumber(deps.db, input.phoneNumberId);
   let wabaId = number.wabaId;
   if (!wabaId) {
     wabaId = await wabaIdForNumber(deps.socialMessaging, input.phoneNumberId);
     await deps.db.update(numbers).set({ wabaId }).where(eq(numbers.phoneNumberId, input.phoneNumberId));
   }
-  const template = await findTemplate(deps.socialMessaging, wabaId, input.templateName, input.templateLanguage);
+  const template = await findTemplate(
+    deps.socialMessaging,
+    wabaId,
+    input.templateName,
+    input.templateLanguage,
+  );
   if (!template) {
-    return { found: false, blocker: `template ${input.templateName} (${input.templateLanguage}) no longer exists` };
+    return {
+      found: false,
+      blocker: `template ${input.templateName} (${input.templateLanguage}) no longer exists`,
+    };
   }
-  return { found: true, status: template.status, quality: template.quality, blocker: templateBlocker(template) };
+  return {
+    found: true,
+    status: template.status,
+    quality: template.quality,
+    blocker: templateBlocker(template),
+  };
 }

@@ -185,7 +185,10 @@ function campaignOptions(cmd: Command): Command {
     .option('--name <name>', 'a label for listings')
     .option('--default-country <cc>', 'country (ISO code) for numbers written without +prefix')
     .addOption(
-      new Option('--ambiguous <policy>', 'a send with no answer and no status event: record it, or send again')
+      new Option(
+        '--ambiguous <policy>',
+        'a send with no answer and no status event: record it, or send again',
+      )
         .choices(['at-most-once', 'at-least-once'])
         .default('at-most-once'),
     );

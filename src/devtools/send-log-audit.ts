@@ -64,7 +64,14 @@ export function auditSendLog(sends: readonly LoggedSend[], limits: AuditLimits):
     problems.push(`${maxPerTierWindow} users in one tier window (limit ${limits.tier})`);
   }
   if (duplicates > 0) problems.push(`${duplicates} recipients messaged more than once`);
-  return { ok: problems.length === 0, problems, sends: sends.length, maxPerSecond, maxPerTierWindow, duplicates };
+  return {
+    ok: problems.length === 0,
+    problems,
+    sends: sends.length,
+    maxPerSecond,
+    maxPerTierWindow,
+    duplicates,
+  };
 }
 
 function maxInWindow(sorted: number[], windowMs: number): number {

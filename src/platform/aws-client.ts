@@ -17,7 +17,9 @@ export interface SocialMessagingClientOptions {
  * a request the platform already accepted would message the user twice. The engine retries by itself,
  * knowing which failures are safe to repeat.
  */
-export function createSocialMessagingClient(options: SocialMessagingClientOptions = {}): SocialMessagingClient {
+export function createSocialMessagingClient(
+  options: SocialMessagingClientOptions = {},
+): SocialMessagingClient {
   const maxSockets = options.maxSockets ?? 256;
   const hasRegion = Boolean(process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION);
   return new SocialMessagingClient({

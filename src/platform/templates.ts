@@ -22,7 +22,9 @@ export interface TemplateInfo {
 
 /** The WABA a sending number belongs to. */
 export async function wabaIdForNumber(client: SocialMessagingClient, phoneNumberId: string): Promise<string> {
-  const out = await client.send(new GetLinkedWhatsAppBusinessAccountPhoneNumberCommand({ id: phoneNumberId }));
+  const out = await client.send(
+    new GetLinkedWhatsAppBusinessAccountPhoneNumberCommand({ id: phoneNumberId }),
+  );
   if (!out.linkedWhatsAppBusinessAccountId) {
     throw new Error(`number ${phoneNumberId} is not linked to a WhatsApp Business Account`);
   }
@@ -95,7 +97,8 @@ export function countPlaceholders(text: string): number {
 
 /** Whether a template may be sent now, and if not, why. */
 export function templateBlocker(t: TemplateInfo): string | undefined {
-  if (t.status !== 'APPROVED' && t.status !== 'ACTIVE') return `template ${t.name} (${t.language}) is ${t.status}`;
+  if (t.status !== 'APPROVED' && t.status !== 'ACTIVE')
+    return `template ${t.name} (${t.language}) is ${t.status}`;
   if (t.quality === 'RED') return `template ${t.name} (${t.language}) has quality RED`;
   return undefined;
 }

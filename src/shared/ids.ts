@@ -12,7 +12,9 @@ export function bizOpaqueCallbackData(campaignId: string, seq: number): string {
 }
 
 /** Reverses {@link bizOpaqueCallbackData}; undefined for data we did not write. */
-export function parseBizOpaqueCallbackData(data: string | undefined): { campaignId: string; seq: number } | undefined {
+export function parseBizOpaqueCallbackData(
+  data: string | undefined,
+): { campaignId: string; seq: number } | undefined {
   if (!data?.startsWith('wac1:')) return undefined;
   const last = data.lastIndexOf(':');
   const seq = Number(data.slice(last + 1));

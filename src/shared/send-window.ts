@@ -12,7 +12,8 @@ export function parseSendWindow(text: string): SendWindow {
   const match = /^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$/.exec(text.trim());
   if (!match) throw new Error(`send window "${text}" must look like 09:00-20:00`);
   const [h1, m1, h2, m2] = match.slice(1).map(Number) as [number, number, number, number];
-  if (h1 > 24 || h2 > 24 || m1 > 59 || m2 > 59) throw new Error(`send window "${text}" has an impossible time`);
+  if (h1 > 24 || h2 > 24 || m1 > 59 || m2 > 59)
+    throw new Error(`send window "${text}" has an impossible time`);
   const startMin = h1 * 60 + m1;
   const endMin = h2 * 60 + m2;
   if (startMin === endMin) throw new Error(`send window "${text}" is empty`);
@@ -20,7 +21,8 @@ export function parseSendWindow(text: string): SendWindow {
 }
 
 export function formatSendWindow(w: SendWindow): string {
-  const f = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  const f = (m: number) =>
+    `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
   return `${f(w.startMin)}-${f(w.endMin)}`;
 }
 
@@ -61,7 +63,8 @@ export function isValidTimeZone(timeZone: string): boolean {
 export function msUntilOpen(nowMs: number, timeZone: string, window: SendWindow): number {
   const { minute, second } = localClock(nowMs, timeZone);
   const { startMin, endMin } = window;
-  const open = startMin < endMin ? minute >= startMin && minute < endMin : minute >= startMin || minute < endMin;
+  const open =
+    startMin < endMin ? minute >= startMin && minute < endMin : minute >= startMin || minute < endMin;
   if (open) return 0;
   const minutesAhead = (startMin - minute + 1440) % 1440;
   return (minutesAhead * 60 - second) * 1000;

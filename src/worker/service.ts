@@ -44,7 +44,9 @@ export async function runWorkerService(config: AppConfig): Promise<void> {
   logger.info({ database: database.kind, location: database.location }, 'database ready');
   const { connection, namespace } = await connectWorker();
   if (!config.WA_CODEC_KEYS) {
-    logger.warn('WA_CODEC_KEYS is not set: payloads reach Temporal unencrypted, and numbers cannot be onboarded');
+    logger.warn(
+      'WA_CODEC_KEYS is not set: payloads reach Temporal unencrypted, and numbers cannot be onboarded',
+    );
   }
   // Region and endpoints come from the SDK's own chain (AWS_REGION, AWS_ENDPOINT_URL_SNS …), as for
   // Social Messaging; us-east-1 when no region is configured at all.
@@ -72,7 +74,10 @@ export async function runWorkerService(config: AppConfig): Promise<void> {
       config.WA_CORE_METRICS_PORT > 0 ? `http://127.0.0.1:${config.WA_CORE_METRICS_PORT}/metrics` : undefined,
     health: () => {
       const state = worker.getState();
-      return { ok: state === 'RUNNING', detail: { worker: state, taskQueue: config.WA_TASK_QUEUE, namespace } };
+      return {
+        ok: state === 'RUNNING',
+        detail: { worker: state, taskQueue: config.WA_TASK_QUEUE, namespace },
+      };
     },
   });
   logger.info({ taskQueue: config.WA_TASK_QUEUE, namespace, http: http.port }, 'worker started');

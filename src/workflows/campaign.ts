@@ -85,7 +85,12 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
 
   const pause = (source: PauseSource, reason: string, recheckAt?: number) => {
     // An operator's pause is only lifted by an operator.
-    if (s.state === CampaignState.Paused && s.pauseSource === PauseSource.Operator && source !== PauseSource.Operator) return;
+    if (
+      s.state === CampaignState.Paused &&
+      s.pauseSource === PauseSource.Operator &&
+      source !== PauseSource.Operator
+    )
+      return;
     s.state = CampaignState.Paused;
     s.pauseSource = source;
     s.reason = reason;
@@ -109,18 +114,28 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
   };
 
   const onTemplateEvent = (e: TemplateStatusSignal) => {
-    if (e.templateName !== input.templateName || e.templateLanguage.toLowerCase() !== input.templateLanguage.toLowerCase()) {
+    if (
+      e.templateName !== input.templateName ||
+      e.templateLanguage.toLowerCase() !== input.templateLanguage.toLowerCase()
+    ) {
       return;
     }
     const event = e.event.toUpperCase();
     const detail = e.detail?.toUpperCase();
     if (event === 'DISABLED' || detail === 'DISABLED') {
-      requestStop(CampaignState.Failed, `template ${input.templateName} was disabled${e.reason ? `: ${e.reason}` : ''}`);
+      requestStop(
+        CampaignState.Failed,
+        `template ${input.templateName} was disabled${e.reason ? `: ${e.reason}` : ''}`,
+      );
     } else if (event === 'PAUSED') {
       const second = detail === 'SECOND_PAUSE' || (detail !== 'FIRST_PAUSE' && s.templatePauses >= 1);
       s.templatePauses++;
       const length = second ? tuning.secondPauseMs : tuning.firstPauseMs;
-      pause(PauseSource.Template, `template paused by Meta (${second ? 'second' : 'first'} pause)`, Date.now() + length);
+      pause(
+        PauseSource.Template,
+        `template paused by Meta (${second ? 'second' : 'first'} pause)`,
+        Date.now() + length,
+      );
     } else if (event === 'RED') {
       pause(PauseSource.Template, 'template quality dropped to RED', Date.now() + tuning.pausePollMs);
     } else if (TEMPLATE_RESUME_EVENTS.has(event) || detail === 'UNPAUSE') {
@@ -139,7 +154,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
   setHandler(templateStatusSignal, onTemplateEvent);
   setHandler(numberStatusSignal, (e) => {
     if (e.stop) requestStop(CampaignState.Failed, e.reason ?? `account problem: ${e.event}`);
-    else if (e.event.toUpperCase().startsWith('UN') || e.event.toUpperCase() === 'CONNECTED') resume(PauseSource.Number);
+    else if (e.event.toUpperCase().startsWith('UN') || e.event.toUpperCase() === 'CONNECTED')
+      resume(PauseSource.Number);
     else pause(PauseSource.Number, e.reason ?? `number status ${e.event}`);
   });
   setHandler(
@@ -173,7 +189,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
   );
 
   function assertNotFinal(verb: string): void {
-    if (isFinal() || stop) throw new Error(`campaign is already ${stop?.state ?? s.state} and cannot be ${verb}`);
+    if (isFinal() || stop)
+      throw new Error(`campaign is already ${stop?.state ?? s.state} and cannot be ${verb}`);
   }
 
   /** Mirrors the state into the database when it changes. */
@@ -192,7 +209,11 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     nextCheckAt = undefined;
   }
 
-  async function finish(state: CampaignState, reason: string | undefined, closeAs: 'cancelled' | 'expired'): Promise<CampaignResult> {
+  async function finish(
+    state: CampaignState,
+    reason: string | undefined,
+    closeAs: 'cancelled' | 'expired',
+  ): Promise<CampaignResult> {
     const closed = await bookkeeping.closeRecipients({
       campaignId: input.campaignId,
       as: closeAs,
@@ -200,7 +221,12 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     });
     s.state = state;
     s.reason = closed > 0 && reason ? `${reason}; ${closed} recipients not sent (${closeAs})` : reason;
-    await bookkeeping.recordCampaignState({ campaignId: input.campaignId, state, reason: s.reason, final: true });
+    await bookkeeping.recordCampaignState({
+      campaignId: input.campaignId,
+      state,
+      reason: s.reason,
+      final: true,
+    });
     await condition(allHandlersFinished);
     log.info('campaign finished', { campaignId: input.campaignId, state, reason: s.reason });
     return { campaignId: input.campaignId, state, reason: s.reason };
@@ -262,7 +288,10 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
       await sleepUntil(recheckAt);
       continue;
     }
-    if (s.lastTemplateCheckAt === undefined || Date.now() - s.lastTemplateCheckAt >= tuning.templateCheckEveryMs) {
+    if (
+      s.lastTemplateCheckAt === undefined ||
+      Date.now() - s.lastTemplateCheckAt >= tuning.templateCheckEveryMs
+    ) {
       await checkTemplateNow();
       if (stop || isPaused()) continue;
     }
@@ -309,7 +338,9 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
         const until = batch.budgetResetsAt;
         if (s.state === CampaignState.Running) {
           s.state = CampaignState.Waiting;
-          s.reason = until ? `tier budget spent; frees up at ${new Date(until).toISOString()}` : 'tier budget spent';
+          s.reason = until
+            ? `tier budget spent; frees up at ${new Date(until).toISOString()}`
+            : 'tier budget spent';
         }
         await publish();
         await sleepUntil(until);

@@ -62,7 +62,8 @@ export async function numberWorkflow(input: NumberWorkflowInput): Promise<void> 
     if (!event) continue;
     handled++;
     const upper = event.event.toUpperCase();
-    if (event.stop || (!upper.startsWith('UN') && upper !== 'CONNECTED')) status.restricted = { event: upper, reason: event.reason };
+    if (event.stop || (!upper.startsWith('UN') && upper !== 'CONNECTED'))
+      status.restricted = { event: upper, reason: event.reason };
     else status.restricted = undefined;
     const campaignIds = await store.listActiveCampaigns({ phoneNumberId: input.phoneNumberId });
     for (const id of campaignIds) {

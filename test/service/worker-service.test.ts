@@ -78,7 +78,11 @@ describe('wa-campaigns worker', () => {
     });
     try {
       const health = await waitForHealthy(`http://127.0.0.1:${httpPort}/healthz`, 60_000);
-      expect(await health.json()).toMatchObject({ status: 'ok', worker: 'RUNNING', taskQueue: `service-${httpPort}` });
+      expect(await health.json()).toMatchObject({
+        status: 'ok',
+        worker: 'RUNNING',
+        taskQueue: `service-${httpPort}`,
+      });
       const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
       expect(metrics).toContain('wa_sends_total');
       expect(metrics).toContain('wa_worker_running 1');
@@ -96,7 +100,9 @@ describe('wa-campaigns worker', () => {
     const bad = run(['worker'], { DATABASE_URL: 'mysql://somewhere/db' });
     expect(await bad.exit).toBe(1);
     const lines = bad.output().trim().split('\n');
-    expect(lines.at(-1)).toMatch(/^wa-campaigns: invalid configuration: DATABASE_URL: must be a postgres:\/\//);
+    expect(lines.at(-1)).toMatch(
+      /^wa-campaigns: invalid configuration: DATABASE_URL: must be a postgres:\/\//,
+    );
     expect(bad.output()).not.toMatch(/\n\s+at /);
   });
 
@@ -110,6 +116,8 @@ describe('wa-campaigns worker', () => {
     });
     expect(await unreachable.exit).toBe(1);
     const last = unreachable.output().trim().split('\n').at(-1);
-    expect(last).toMatch(new RegExp(`^wa-campaigns: TEMPORAL_ADDRESS \\(127\\.0\\.0\\.1:${port}\\): cannot reach Temporal`));
+    expect(last).toMatch(
+      new RegExp(`^wa-campaigns: TEMPORAL_ADDRESS \\(127\\.0\\.0\\.1:${port}\\): cannot reach Temporal`),
+    );
   });
 });

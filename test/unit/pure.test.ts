@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { bizOpaqueCallbackData, parseBizOpaqueCallbackData } from '../../src/shared/ids';
-import { ErrorAction, actionForCode, backoffSeconds, metaCodeFromMessage } from '../../src/shared/meta-errors';
+import {
+  ErrorAction,
+  actionForCode,
+  backoffSeconds,
+  metaCodeFromMessage,
+} from '../../src/shared/meta-errors';
 import { msUntilOpen, parseSendWindow } from '../../src/shared/send-window';
 import { countPlaceholders, parseTemplateJson } from '../../src/platform/templates';
 import { normalisePhone } from '../../src/client/recipients';
@@ -75,7 +80,11 @@ describe('templates', () => {
 
   it("reads Meta's template object", () => {
     const parsed = parseTemplateJson(
-      JSON.stringify({ status: 'APPROVED', category: 'MARKETING', components: [{ type: 'BODY', text: 'Hi {{1}}' }] }),
+      JSON.stringify({
+        status: 'APPROVED',
+        category: 'MARKETING',
+        components: [{ type: 'BODY', text: 'Hi {{1}}' }],
+      }),
     );
     expect(parsed).toMatchObject({ status: 'APPROVED', category: 'MARKETING', bodyParameters: 1 });
   });
@@ -86,7 +95,9 @@ describe('phone numbers', () => {
     expect(normalisePhone('+49 30 901820')).toEqual({ e164: '+4930901820' });
     expect(normalisePhone('0044 20 7946 0958')).toEqual({ e164: '+442079460958' });
     expect(normalisePhone('030 901820', 'DE')).toEqual({ e164: '+4930901820' });
-    expect(normalisePhone('4155550123')).toMatchObject({ error: expect.stringMatching(/international prefix/) });
+    expect(normalisePhone('4155550123')).toMatchObject({
+      error: expect.stringMatching(/international prefix/),
+    });
     expect(normalisePhone('+1 555')).toMatchObject({ error: expect.stringMatching(/not a valid number/) });
   });
 });
