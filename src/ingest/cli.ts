@@ -16,6 +16,7 @@ interface IngestOptions {
   port?: number;
   host?: string;
   topicArn?: string[];
+  smsTopicArn?: string[];
   trustCertUrl?: string[];
   reprocess?: true | 'failed' | 'unrecognized';
 }
@@ -62,6 +63,12 @@ export function registerIngestCommand(program: Command): void {
     )
     .addOption(
       new Option(
+        '--sms-topic-arn <arn>',
+        'SNS topic to accept for inbound SMS only (two-way SMS channel), repeatable (default: WA_INGEST_SMS_TOPIC_ARNS)',
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option(
         '--trust-cert-url <url>',
         "signing-certificate URL trusted besides SNS, e.g. the emulator's (default: WA_INGEST_TRUSTED_CERT_URLS)",
       ).argParser(collect),
@@ -82,6 +89,7 @@ export function registerIngestCommand(program: Command): void {
         ...(opts.port !== undefined ? { port: opts.port } : {}),
         ...(opts.host ? { host: opts.host } : {}),
         ...(opts.topicArn ? { topicArns: opts.topicArn } : {}),
+        ...(opts.smsTopicArn ? { smsTopicArns: opts.smsTopicArn } : {}),
         ...(opts.trustCertUrl ? { trustedCertUrls: opts.trustCertUrl } : {}),
       });
     });

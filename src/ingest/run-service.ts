@@ -1,7 +1,8 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ClientOptions, type ConnectionLike } from '@temporalio/client';
 import { openDatabase } from '../db/client';
 import type { AppConfig } from '../shared/config';
-import { logger } from '../shared/logger';
+import { codecDataConverter } from '../shared/data-converter';
+import { logger, type Logger } from '../shared/logger';
 import { temporalSettings } from '../shared/temporal-connection';
 import { startIngestService } from './service';
 
@@ -9,7 +10,36 @@ export interface IngestRunOverrides {
   port?: number;
   host?: string;
   topicArns?: string[];
+  smsTopicArns?: string[];
   trustedCertUrls?: string[];
+}
+
+export interface IngestClientOptionsInput {
+  config: Pick<AppConfig, 'WA_CODEC_KEYS'>;
+  connection: ConnectionLike;
+  namespace: string;
+  /** Told once, here, when WA_CODEC_KEYS is not set. */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+/**
+ * The options of the ingest service's Temporal client: the product's data converter (payload codec and
+ * encoded failures, `codecDataConverter(WA_CODEC_KEYS)`), as the worker and the CLI use, so the signals it
+ * sends, verification codes among them, are encrypted and the worker can read them. Without keys,
+ * Temporal's plaintext default: campaigns still work, and a warning says so.
+ */
+export function ingestClientOptions(input: IngestClientOptionsInput): ClientOptions {
+  const dataConverter = codecDataConverter(input.config.WA_CODEC_KEYS);
+  if (!dataConverter) {
+    (input.logger ?? logger).warn(
+      'WA_CODEC_KEYS is not set: signals reach Temporal unencrypted, so verification codes from two-way SMS are not signalled (onboardings find them in the archive)',
+    );
+  }
+  return {
+    connection: input.connection,
+    namespace: input.namespace,
+    ...(dataConverter ? { dataConverter } : {}),
+  };
 }
 
 /** Resolves on the first SIGTERM or SIGINT. */
@@ -42,7 +72,9 @@ export async function runIngestService(config: AppConfig, overrides: IngestRunOv
     ...(settings.options as Parameters<typeof Connection.lazy>[0]),
     address: settings.address,
   });
-  const temporal = new Client({ connection, namespace: settings.namespace });
+  const temporal = new Client(
+    ingestClientOptions({ config, connection, namespace: settings.namespace, logger }),
+  );
   try {
     const service = await startIngestService({
       db: database.db,
@@ -51,6 +83,7 @@ export async function runIngestService(config: AppConfig, overrides: IngestRunOv
       port: overrides.port ?? config.WA_INGEST_PORT,
       host: overrides.host ?? config.WA_HTTP_HOST,
       allowedTopicArns: overrides.topicArns?.length ? overrides.topicArns : config.WA_INGEST_TOPIC_ARNS,
+      smsTopicArns: overrides.smsTopicArns?.length ? overrides.smsTopicArns : config.WA_INGEST_SMS_TOPIC_ARNS,
       trustedCertUrls: overrides.trustedCertUrls?.length
         ? overrides.trustedCertUrls
         : config.WA_INGEST_TRUSTED_CERT_URLS,

@@ -15,14 +15,30 @@ import { SignalDispatcher } from './signals/dispatcher';
 
 export interface IngestServiceOptions {
   db: Database;
-  /** Without a client no signals are decided or sent; events are still stored and applied. */
+  /**
+   * Without a client no signals are decided or sent; events are still stored and applied. It should
+   * carry the product's payload codec (`codecDataConverter(WA_CODEC_KEYS)`): verification codes are
+   * signalled only through a client that encrypts.
+   */
   temporal?: Pick<Client, 'workflow'>;
+  /**
+   * Whether `temporal` encrypts payloads; by default, whether its data converter has a payload codec.
+   * When it does not, verification codes from inbound SMS are stored but not signalled (the onboarding
+   * finds them in the archive itself), so no secret reaches Temporal in clear.
+   */
+  payloadsEncrypted?: boolean;
   taskQueue?: string;
   /** 0 picks a free port. */
   port?: number;
   host?: string;
   /** Topics whose messages are accepted and whose subscriptions are confirmed; `*` wildcards allowed. */
   allowedTopicArns: readonly string[];
+  /**
+   * Topics accepted for inbound SMS only (the two-way SMS channel, when it is not one of the event
+   * topics): their subscriptions are confirmed and their SMS stored, but WhatsApp events published
+   * there are archived without being applied. `*` wildcards allowed.
+   */
+  smsTopicArns?: readonly string[];
   /**
    * Signing-certificate URLs trusted besides real SNS (https://sns.<region>.amazonaws.com): exact URLs,
    * prefixes ending in `*`, or patterns. For the emulator: `http://127.0.0.1:<port>/_emulator/sns/cert.pem`.
@@ -58,17 +74,27 @@ export interface IngestService {
 
 export const DEFAULT_MAX_MESSAGE_AGE_MS = 2 * 3600_000;
 
+/** Whether a client's data converter has a payload codec (the product's encrypts). */
+export function hasPayloadCodec(temporal: Pick<Client, 'workflow'> | undefined): boolean {
+  // Read defensively: stand-ins for the client (tests) have no options.
+  const workflow = temporal?.workflow as Partial<Pick<Client['workflow'], 'options'>> | undefined;
+  return (workflow?.options?.loadedDataConverter.payloadCodecs.length ?? 0) > 0;
+}
+
 /**
  * The event-ingest service: an SNS HTTP(S) subscriber that stores every platform event, applies it
- * (recipient states, service windows, opt-outs, number limits) and signals the workflows concerned,
- * with /healthz and /metrics beside it.
+ * (recipient states, service windows, opt-outs, number limits) and signals the workflows concerned
+ * (campaigns, numbers, and onboardings, which also get the verification codes inbound SMS carry), with
+ * /healthz and /metrics beside it.
  */
 export async function startIngestService(options: IngestServiceOptions): Promise<IngestService> {
   const log = (options.logger ?? defaultLogger).child({ component: 'ingest' });
   const now = options.now ?? Date.now;
-  const topics = new TopicAllowList(options.allowedTopicArns);
+  const smsTopicArns = options.smsTopicArns ?? [];
+  const topics = new TopicAllowList([...options.allowedTopicArns, ...smsTopicArns]);
   if (topics.empty)
     log.warn('no topic ARNs configured: every SNS message will be refused (set WA_INGEST_TOPIC_ARNS)');
+  const whatsAppTopics = smsTopicArns.length > 0 ? new TopicAllowList(options.allowedTopicArns) : undefined;
   const trusted = new TrustedCertUrls(options.trustedCertUrls ?? []);
   const verifier = new SnsSignatureVerifier({
     trusted,
@@ -86,6 +112,7 @@ export async function startIngestService(options: IngestServiceOptions): Promise
       })
     : undefined;
   if (!dispatcher) log.warn('no Temporal client: events are applied, but no workflow will be signalled');
+  const secretSignals = options.payloadsEncrypted ?? hasPayloadCodec(options.temporal);
 
   const store = new NotificationStore(
     {
@@ -93,6 +120,8 @@ export async function startIngestService(options: IngestServiceOptions): Promise
       keywords: new OptOutKeywords(options.stopWords, options.resumeWords),
       now,
       signals: dispatcher !== undefined,
+      secretSignals,
+      ...(whatsAppTopics ? { whatsAppTopics } : {}),
     },
     options.batching ?? {},
   );
@@ -126,7 +155,13 @@ export async function startIngestService(options: IngestServiceOptions): Promise
   // Signals left over from before a restart go out straight away.
   if (dispatcher) void dispatcher.sweep();
   log.info(
-    { port: http.port, topics: options.allowedTopicArns, signals: Boolean(dispatcher) },
+    {
+      port: http.port,
+      topics: options.allowedTopicArns,
+      smsTopics: smsTopicArns,
+      signals: Boolean(dispatcher),
+      encryptedSignals: Boolean(dispatcher) && secretSignals,
+    },
     'ingest service listening',
   );
 

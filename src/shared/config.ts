@@ -36,6 +36,11 @@ const envSchema = z.object({
   WA_INGEST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** SNS topics the ingest service accepts and confirms, comma-separated; `*` wildcards allowed. */
   WA_INGEST_TOPIC_ARNS: commaList,
+  /**
+   * SNS topics the ingest service accepts for inbound SMS only (a two-way SMS channel that is not one of
+   * the event topics), comma-separated; `*` wildcards allowed.
+   */
+  WA_INGEST_SMS_TOPIC_ARNS: commaList,
   /** Signing-certificate URLs trusted besides real SNS (the emulator's), comma-separated; `*` ends a prefix. */
   WA_INGEST_TRUSTED_CERT_URLS: commaList,
   /** SNS messages signed longer ago are refused as replays; 0 = no limit. */

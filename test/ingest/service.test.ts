@@ -41,6 +41,7 @@ describe('ingest service', () => {
       '--port',
       '--host',
       '--topic-arn',
+      '--sms-topic-arn',
       '--trust-cert-url',
       '--reprocess',
     ]);

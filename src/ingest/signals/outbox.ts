@@ -1,7 +1,12 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client';
 import { num, queryRows } from '../../db/query';
-import { numberStatusSignal, templateStatusSignal } from '../../workflows/definitions';
+import {
+  numberStatusSignal,
+  onboardingEventSeenSignal,
+  templateStatusSignal,
+  verificationCodeSignal,
+} from '../../workflows/definitions';
 import type { PlannedSignal } from './planned-signal';
 
 /** The same signal to the same workflow within this long is sent once: a burst of failed statuses
@@ -21,6 +26,11 @@ function rowOf(s: PlannedSignal): { mode: string; signalName: string; start: unk
       return { mode: 'signal', signalName: numberStatusSignal.name, start: null };
     case 'campaign-template':
       return { mode: 'signal', signalName: templateStatusSignal.name, start: null };
+    // Onboardings are signalled through the onboarding client's own functions (see the dispatcher).
+    case 'onboarding-event':
+      return { mode: 'onboarding-event', signalName: onboardingEventSeenSignal.name, start: null };
+    case 'verification-code':
+      return { mode: 'verification-code', signalName: verificationCodeSignal.name, start: null };
   }
 }
 

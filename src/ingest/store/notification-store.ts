@@ -1,7 +1,10 @@
+import { parseInboundSms } from '../../client/onboarding-client';
 import { fieldsOf } from '../apply/apply-batch';
 import { parsePlatformMessage, UnrecognizedMessage } from '../events/platform-message';
 import type { SnsBody } from '../sns/envelope';
+import type { TopicAllowList } from '../sns/topics';
 import { GroupCommitter } from './group-commit';
+import { storeInboundSms } from './store-sms';
 import {
   storeEvents,
   storeUnapplied,
@@ -17,12 +20,23 @@ export interface NotificationStoreOptions {
   lanes?: number;
 }
 
-/** Where verified notifications go: parsed (levels two and three), then group-committed. */
+export interface NotificationStoreDeps extends StoreDeps {
+  /**
+   * Topics WhatsApp events are applied from; absent: every accepted topic. Topics accepted only for
+   * inbound SMS (WA_INGEST_SMS_TOPIC_ARNS) are not on it: their WhatsApp events are archived, not applied.
+   */
+  whatsAppTopics?: TopicAllowList;
+}
+
+/**
+ * Where verified notifications go: WhatsApp events parsed (levels two and three), then group-committed;
+ * inbound SMS (two-way SMS, which carries onboarding verification codes) stored one by one.
+ */
 export class NotificationStore {
   private readonly committer: GroupCommitter<PendingEvent, StoredNotification>;
 
   constructor(
-    private readonly deps: StoreDeps,
+    private readonly deps: NotificationStoreDeps,
     options: NotificationStoreOptions = {},
   ) {
     this.committer = new GroupCommitter((events) => storeEvents(deps, events), {
@@ -38,9 +52,21 @@ export class NotificationStore {
       message = parsePlatformMessage(body.Message);
     } catch (err) {
       if (!(err instanceof UnrecognizedMessage)) throw err;
-      // Not a WhatsApp event (e.g. an SMS on the same topic): kept, nothing to apply.
+      const sms = parseInboundSms(body.Message);
+      if (sms) return storeInboundSms(this.deps, body, sms);
+      // Neither a WhatsApp event nor an SMS: kept, nothing to apply.
       return storeUnapplied(this.deps.db, body, 'unrecognized', 'unrecognized', err.message);
     }
-    return this.committer.submit({ body, message, kind: fieldsOf(message).join(',') || 'empty' });
+    const kind = fieldsOf(message).join(',') || 'empty';
+    if (this.deps.whatsAppTopics && !this.deps.whatsAppTopics.allows(body.TopicArn)) {
+      return storeUnapplied(
+        this.deps.db,
+        body,
+        kind,
+        'ignored',
+        `topic ${body.TopicArn} is accepted for inbound SMS only (WA_INGEST_SMS_TOPIC_ARNS)`,
+      );
+    }
+    return this.committer.submit({ body, message, kind });
   }
 }

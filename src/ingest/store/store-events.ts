@@ -4,6 +4,7 @@ import { num, queryRows } from '../../db/query';
 import { applyBatch, type BatchItem } from '../apply/apply-batch';
 import { emptyEffects, type ApplyContext, type EffectCounts } from '../apply/context';
 import type { OptOutKeywords } from '../apply/keywords';
+import { planOnboardingSignals } from '../apply/onboarding';
 import type { PlatformMessage } from '../events/platform-message';
 import { queueSignals } from '../signals/outbox';
 import type { SnsBody } from '../sns/envelope';
@@ -20,6 +21,11 @@ export interface ApplyDeps {
 
 export interface StoreDeps extends ApplyDeps {
   db: Database;
+  /**
+   * Whether signals carrying a secret (an inbound SMS's verification code) may be queued: only when the
+   * Temporal client encrypts payloads.
+   */
+  secretSignals?: boolean;
 }
 
 /** A verified notification, parsed, waiting to be stored. */
@@ -59,7 +65,7 @@ function notesOf(effects: EffectCounts): string | null {
     : null;
 }
 
-const MAX_CONFLICT_RETRIES = 3;
+export const MAX_CONFLICT_RETRIES = 3;
 
 /**
  * Stores a batch of verified notifications and applies them in one transaction, so a 2xx always means
@@ -134,7 +140,10 @@ function newContext(
   };
 }
 
-/** Applies, queues signals and records each event's outcome where it differs from `storedOutcome`. */
+/**
+ * Applies, decides the signals (including those to onboardings of the events' WABAs and numbers), queues
+ * them and records each event's outcome where it differs from `storedOutcome`.
+ */
 async function finishBatch(
   deps: ApplyDeps,
   tx: Pick<Database, 'execute'>,
@@ -142,6 +151,7 @@ async function finishBatch(
   storedOutcome: string,
 ): Promise<{ outcome: string; effects: EffectCounts; signalIds: number[] }[]> {
   await applyBatch(tx, items);
+  await planOnboardingSignals(tx, items);
   const changedOutcomes: { id: number; outcome: string; notes: string | null }[] = [];
   const results = [];
   for (const { ctx } of items) {
