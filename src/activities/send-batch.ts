@@ -42,6 +42,8 @@ interface PreparedChunk {
   rows: DueRow[];
   /** Local-clock time of each row's slot. */
   sendAtMs: number[];
+  /** Local-clock end of the claimed run: nothing of this chunk may leave at or after it. */
+  endMs: number;
   lastSlotLocalMs: number;
 }
 
@@ -57,12 +59,13 @@ const PREPARE_LEAD_MS = 120;
 const REACH_SLACK_MS = 1_000;
 const NUMBER_REFRESH_MS = 1_000;
 /**
- * How late a message may leave after its slot. Any lateness can push it into the next claimer's slots, so
- * the grace must fit in the slack the safety factor leaves (1 - safety of every second); half of that slack
- * is kept for network jitter. A message later than this goes back for a fresh slot.
+ * Fraction of the number's MPS the pacer uses. Sends are spaced at least one interval apart and stay
+ * inside the run of slots they claimed, so any one-second window holds at most `rate` sends plus one at
+ * each end where it cuts a claimed run: two sends of slack are kept below the MPS for that, and a little
+ * more for jitter between our dispatch and the platform's acceptance.
  */
-function lateGraceMs(paceSafety: number): number {
-  return Math.max(5, (1 - paceSafety) * 500);
+function effectiveSafety(mps: number, configured: number): number {
+  return Math.min(configured, 1 - 2 / Math.max(mps, 1));
 }
 const MAX_RATE_LIMIT_TRIES = 10;
 const MAX_TRANSIENT_TRIES = 8;
@@ -99,9 +102,12 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
   const paceSafety = deps.paceSafety ?? 0.98;
   let intervalMs = 0;
   let chunkSize = 1;
+  // Slots claimed but not used in time are lost capacity: when this process cannot keep up with the
+  // number's rate (CPU, a slow endpoint), claim only about what it managed last time, growing back as it can.
+  let sendCapacity = Number.POSITIVE_INFINITY;
   let numberReadAt = clock();
   const applyRate = () => {
-    const rate = Math.max(0.1, number.mps * paceSafety);
+    const rate = Math.max(0.1, number.mps * effectiveSafety(number.mps, paceSafety));
     intervalMs = 1000 / rate;
     chunkSize = Math.max(1, Math.min(500, Math.round(rate * CHUNK_SECONDS)));
   };
@@ -140,7 +146,8 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       const freeOnly = budgetSpent
         ? { scopeKey: tierScopeKey(number), tierWindowMs: number.tierWindowSeconds * 1000 }
         : undefined;
-      const due = await fetchDue(db, campaign, chunkSize, now, freeOnly);
+      const want = Math.max(1, Math.min(chunkSize, Math.ceil(sendCapacity)));
+      const due = await fetchDue(db, campaign, want, now, freeOnly);
       if (due.length === 0) return undefined;
 
       const inWindow = await deferOutsideWindow(db, campaign, number, window, due, now);
@@ -173,7 +180,8 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
 
       await recordIntent(db, campaign.id, rows, clock());
       const sendAtMs = rows.map((_, i) => claim.firstSlotMs + i * intervalMs + localOffset);
-      return { rows, sendAtMs, lastSlotLocalMs: sendAtMs[sendAtMs.length - 1] ?? clock() };
+      const endMs = claim.firstSlotMs + allowed.length * intervalMs + localOffset;
+      return { rows, sendAtMs, endMs, lastSlotLocalMs: sendAtMs[sendAtMs.length - 1] ?? clock() };
     }
   };
 
@@ -188,7 +196,9 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       const slot = chunk.sendAtMs[i] ?? 0;
       const wait = Math.max(slot, lastDispatchAt + intervalMs) - clock();
       if (wait > 1) await sleep(wait);
-      abandoned ||= clock() - slot > lateGraceMs(paceSafety);
+      // A late sender catches up only at the interval and only inside its own claimed run; what no longer
+      // fits goes back for fresh slots rather than into the next claimer's.
+      abandoned ||= clock() >= chunk.endMs;
       if (abandoned || brake.action || ctx?.cancellationSignal.aborted) {
         inFlight.push(Promise.resolve({ kind: 'not-sent' }));
         continue;
@@ -210,6 +220,9 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       next = brake.action ? undefined : await prepare();
     } finally {
       const outcomes = await sending;
+      const putBack = outcomes.filter((o) => o.kind === 'not-sent').length;
+      const dispatched = current.rows.length - putBack;
+      sendCapacity = putBack > 0 && !brake.action ? Math.max(1, dispatched * 1.1) : sendCapacity * 1.5;
       await recordOutcomes(deps, campaign, number, current.rows, outcomes, summary, brake, clock());
     }
     ctx?.heartbeat({ sent: summary.sent, failed: summary.failed });
