@@ -16,7 +16,7 @@ import { openDatabase } from '../src/db/client';
 import { updateNumber } from '../src/db/numbers';
 import { ensureDevServer } from '../src/devtools/temporal-binaries';
 import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN, startEmulator } from '../src/emulator';
-import { startIngestService } from '../src/ingest';
+import { startIngestForEmulator } from '../src/devtools/ingest-for-emulator';
 import { createSocialMessagingClient } from '../src/platform/aws-client';
 import { logger } from '../src/shared/logger';
 import { createWorker } from '../src/worker/create-worker';
@@ -78,17 +78,14 @@ async function main(): Promise<void> {
   const campaigns = new CampaignClient({ db: database.db, temporal: env.client, socialMessaging, taskQueue });
 
   step('starting the event-ingest service and subscribing it to the WABA topic');
-  const ingest = await startIngestService({
+  const ingest = await startIngestForEmulator({
     db: database.db,
     temporal: env.client,
     taskQueue,
-    port: 0,
-    host: '127.0.0.1',
-    allowedTopicArns: [DEMO_TOPIC_ARN],
-    trustedCertUrls: [`${emulator.url}/_emulator/sns/cert.pem`],
+    emulatorUrl: emulator.url,
+    topicArn: DEMO_TOPIC_ARN,
     logger,
   });
-  await subscribe(emulator.url, `http://127.0.0.1:${ingest.port}/sns`);
 
   try {
     await worker.runUntil(async () => {
@@ -133,16 +130,6 @@ async function main(): Promise<void> {
     await env.teardown();
     await emulator.close();
   }
-}
-
-/** Subscribes an HTTP endpoint to the demo WABA's topic; the emulator then runs the SNS handshake. */
-async function subscribe(emulatorUrl: string, endpoint: string): Promise<void> {
-  const res = await fetch(`${emulatorUrl}/_emulator/sns/subscribe`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ endpoint, topicArn: DEMO_TOPIC_ARN }),
-  });
-  if (!res.ok) throw new Error(`subscribing the ingest service failed: HTTP ${res.status}`);
 }
 
 /** Status events trickle in after the last send: wait until the counts stop moving (at most 30 s). */

@@ -16,7 +16,8 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/client';
 import { updateNumber } from '../../src/db/numbers';
 import { fetchSendLog } from '../../src/devtools/send-log-audit';
 import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN, startEmulator, type EmulatorHandle } from '../../src/emulator';
-import { startIngestService, type IngestService } from '../../src/ingest';
+import type { IngestService } from '../../src/ingest';
+import { startIngestForEmulator } from '../../src/devtools/ingest-for-emulator';
 import { createSocialMessagingClient } from '../../src/platform/aws-client';
 import { logger } from '../../src/shared/logger';
 import { createDevServerEnv } from '../helpers/temporal';
@@ -62,19 +63,13 @@ beforeAll(async () => {
     socialMessaging: client,
     taskQueue,
   });
-  ingest = await startIngestService({
+  ingest = await startIngestForEmulator({
     db: database.db,
     temporal: env.client,
     taskQueue,
-    port: 0,
-    host: '127.0.0.1',
-    allowedTopicArns: [DEMO_TOPIC_ARN],
-    trustedCertUrls: [`${emulator.url}/_emulator/sns/cert.pem`],
-    logger: quiet,
-  });
-  await control('/_emulator/sns/subscribe', {
-    endpoint: `http://127.0.0.1:${ingest.port}/sns`,
+    emulatorUrl: emulator.url,
     topicArn: DEMO_TOPIC_ARN,
+    logger: quiet,
   });
 });
 
