@@ -6,10 +6,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { benchEnginePacing, type BenchRow } from './engine-pacing';
 import { benchEmulatorThroughput } from './emulator-throughput';
+import { benchImport } from './import';
 
 const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   emulator: () => benchEmulatorThroughput(),
   pacing: () => benchEnginePacing(),
+  import: () => benchImport(),
 };
 
 async function main(): Promise<void> {

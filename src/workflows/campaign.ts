@@ -32,14 +32,18 @@ import {
 } from './definitions';
 
 // Sending: one activity runs for up to a time slice and heartbeats every chunk. A dead worker is noticed
-// by the heartbeat timeout; cancellation (pause, cancel) reaches the activity through its heartbeat, and
-// the workflow waits for it to finish so every recipient is in a known state before the pause is reported.
-const sending = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '30 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
-});
+// by the heartbeat timeout (tuning.sendHeartbeatTimeoutMs, 30 s by default; read from the input, so
+// replay sees the same value); cancellation (pause, cancel) reaches the activity through its heartbeat,
+// and the workflow waits for it to finish so every recipient is in a known state before the pause is
+// reported.
+function sendingActivities(heartbeatTimeoutMs: number) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: heartbeatTimeoutMs,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
+  });
+}
 
 // Bookkeeping and platform look-ups: short, idempotent, retried until the database or AWS answers.
 const bookkeeping = proxyActivities<Activities>({
@@ -64,6 +68,7 @@ const TEMPLATE_RESUME_EVENTS = new Set(['APPROVED', 'REINSTATED', 'UNPAUSE', 'GR
 /** One campaign: waits for its start, sends in paced batches, reacts to trouble and controls, reports. */
 export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<CampaignResult> {
   const tuning = { ...DEFAULT_CAMPAIGN_TUNING, ...input.tuning };
+  const sending = sendingActivities(tuning.sendHeartbeatTimeoutMs);
   const s: CarriedCampaignState = input.carried ?? {
     state: CampaignState.Running,
     templatePauses: 0,

@@ -48,6 +48,11 @@ export interface CampaignTuning {
   ambiguityWaitMs: number;
   /** Longest a campaign sleeps before looking again when it knows of nothing due (ms). */
   maxIdleMs: number;
+  /**
+   * Heartbeat timeout of the send activity (ms): how long a dead worker goes unnoticed before its send
+   * activity is retried elsewhere. Shorter values only suit tests and demos.
+   */
+  sendHeartbeatTimeoutMs: number;
 }
 
 export const DEFAULT_CAMPAIGN_TUNING: CampaignTuning = {
@@ -58,6 +63,7 @@ export const DEFAULT_CAMPAIGN_TUNING: CampaignTuning = {
   pausePollMs: 15 * 60_000,
   ambiguityWaitMs: 15 * 60_000,
   maxIdleMs: 6 * 3600_000,
+  sendHeartbeatTimeoutMs: 30_000,
 };
 
 export interface CarriedCampaignState {

@@ -39,6 +39,12 @@ export interface PostgresServer {
   url: string;
   /** Fast shutdown plus removal of the data directory; safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Stops the server and starts it again on the same port with the same data (crash tests). `immediate`
+   * (the default) is what a crash leaves: connections are cut and the server recovers from its WAL.
+   * `downMs` keeps it down that long in between.
+   */
+  restart(options?: { mode?: 'immediate' | 'fast'; downMs?: number }): Promise<void>;
 }
 
 /** The newest PostgreSQL in /usr/lib/postgresql/<major>/bin (Debian layout), or PG_BIN_DIR if set. */
@@ -142,6 +148,12 @@ export async function startPostgres(): Promise<PostgresServer> {
     await exec('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
     return {
       url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      async restart({ mode = 'immediate', downMs = 0 } = {}) {
+        if (stopped) throw new Error('the server was stopped for good');
+        await exec('pg_ctl', ['-D', dataDir, '-m', mode, '-w', 'stop']);
+        if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+        await exec('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
+      },
       async stop() {
         if (stopped) return;
         stopped = true;
