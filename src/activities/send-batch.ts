@@ -175,10 +175,13 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
         budgetResetsAt = grant.resetsAt;
       }
       const denied = new Set(grant.denied);
-      const rows = allowed.filter((r) => !denied.has(r.phone));
+      let rows = allowed.filter((r) => !denied.has(r.phone));
       if (rows.length === 0) continue;
 
-      await recordIntent(db, campaign.id, rows, clock());
+      // Only rows this attempt really claimed are sent: a stale attempt of the same batch may hold others.
+      const claimed = await recordIntent(db, campaign.id, rows, clock());
+      rows = rows.filter((r) => claimed.has(r.seq));
+      if (rows.length === 0) continue;
       const sendAtMs = rows.map((_, i) => claim.firstSlotMs + i * intervalMs + localOffset);
       const endMs = claim.firstSlotMs + allowed.length * intervalMs + localOffset;
       return { rows, sendAtMs, endMs, lastSlotLocalMs: sendAtMs[sendAtMs.length - 1] ?? clock() };
@@ -417,15 +420,24 @@ async function openServiceWindows(
   return new Set(open.map((r) => r.phone));
 }
 
-async function recordIntent(db: Database, campaignId: string, rows: DueRow[], nowMs: number): Promise<void> {
+/** Marks rows `sending` if they are still `pending`, and returns the ones this call claimed. */
+async function recordIntent(
+  db: Database,
+  campaignId: string,
+  rows: DueRow[],
+  nowMs: number,
+): Promise<Set<number>> {
   const seqs = sql.join(
     rows.map((r) => sql`${r.seq}`),
     sql`, `,
   );
-  await db.execute(
+  const claimed = await queryRows<{ seq: unknown }>(
+    db,
     sql`update recipients set state = 'sending', sending_since = ${ts(nowMs)}, attempts = attempts + 1,
-        updated_at = now() where campaign_id = ${campaignId} and seq in (${seqs})`,
+        updated_at = now() where campaign_id = ${campaignId} and seq in (${seqs}) and state = 'pending'
+        returning seq`,
   );
+  return new Set(claimed.map((r) => num(r.seq)));
 }
 
 async function revertIntent(db: Database, campaignId: string, rows: DueRow[]): Promise<void> {
