@@ -6,7 +6,7 @@ import type { Database } from '../db/client';
 import { campaigns, suppressions } from '../db/schema';
 import { ensureNumber, tierScopeKey, type NumberRow } from '../db/numbers';
 import { claimSlots, clearThrottle, holdNumber } from '../db/pacer';
-import { reserveReach } from '../db/tier';
+import { extendReach, reserveReach } from '../db/tier';
 import { num, queryRows, toMs, ts } from '../db/query';
 import { buildTemplateMessage } from '../platform/message';
 import { bizOpaqueCallbackData } from '../shared/ids';
@@ -42,8 +42,6 @@ interface PreparedChunk {
   rows: DueRow[];
   /** Local-clock time of each row's slot. */
   sendAtMs: number[];
-  /** Local-clock end of the claimed run: nothing of this chunk may leave at or after it. */
-  endMs: number;
   lastSlotLocalMs: number;
 }
 
@@ -58,18 +56,37 @@ const PREPARE_LEAD_MS = 120;
  */
 const REACH_SLACK_MS = 1_000;
 const NUMBER_REFRESH_MS = 1_000;
+/** A message may leave at most this long after its slot; later, it goes back for a new one. */
+const LATE_GRACE_MS = 10;
 /**
- * Fraction of the number's MPS the pacer uses. Sends are spaced at least one interval apart and stay
- * inside the run of slots they claimed, so any one-second window holds at most `rate` sends plus one at
- * each end where it cuts a claimed run: two sends of slack are kept below the MPS for that, and a little
- * more for jitter between our dispatch and the platform's acceptance.
+ * The platform accepts a message somewhere between our dispatch and its answer, so the pacer allows for
+ * the longest recent request latency (plus clock mapping error): at least this much,
  */
-function effectiveSafety(mps: number, configured: number): number {
-  return Math.min(configured, 1 - 2 / Math.max(mps, 1));
+const MIN_ACCEPT_JITTER_MS = 4;
+/** and this much before the first answers show what the endpoint's latency is (cold connections). */
+const INITIAL_ACCEPT_JITTER_MS = 50;
+/** Each chunk, the remembered worst latency decays by this factor towards what is observed now. */
+const JITTER_DECAY = 0.7;
+/** Slots are claimed at least this far ahead, so the claimer is at its first slot in time. */
+const CLAIM_LEAD_MS = 5;
+/**
+ * Fraction of the number's MPS the pacer uses. Slots of all claimers on a number are at least one
+ * interval I = 1/rate apart, and a message reaches the platform within [slot, slot + grace + jitter],
+ * where jitter is the longest request latency seen lately (the platform accepts somewhere between our
+ * dispatch and its answer). So
+ * any one-second window holds messages whose slots lie in an interval of 1 s + grace + jitter: at most
+ * floor(rate × (1 s + grace + jitter)) + 1 of them, which stays within the MPS while
+ * rate × (1 s + grace + jitter) < MPS.
+ */
+function effectiveSafety(mps: number, configured: number, jitterMs: number): number {
+  const bound = 1 / (1 + (LATE_GRACE_MS + jitterMs) / 1000);
+  return Math.min(configured, bound * (1 - 0.5 / Math.max(mps, 1)));
 }
 const MAX_RATE_LIMIT_TRIES = 10;
 const MAX_TRANSIENT_TRIES = 8;
 const MAX_NEXT_DAY_TRIES = 3;
+
+const BRAKES = new Set([ErrorAction.PauseTemplate, ErrorAction.StopTemplate, ErrorAction.StopCampaign]);
 
 const RETRYABLE = new Set([
   ErrorAction.RetryBackoff,
@@ -106,8 +123,13 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
   // number's rate (CPU, a slow endpoint), claim only about what it managed last time, growing back as it can.
   let sendCapacity = Number.POSITIVE_INFINITY;
   let numberReadAt = clock();
+  // End of this attempt's last claimed run (local clock): where its next run starts at the earliest.
+  let lastClaimEndLocalMs = Number.NEGATIVE_INFINITY;
+  // Worst request latency lately (ms): how late after dispatch the platform may count a message.
+  let jitterMs = INITIAL_ACCEPT_JITTER_MS;
+  let chunkWorstLatencyMs = 0;
   const applyRate = () => {
-    const rate = Math.max(0.1, number.mps * effectiveSafety(number.mps, paceSafety));
+    const rate = Math.max(0.1, number.mps * effectiveSafety(number.mps, paceSafety, jitterMs));
     intervalMs = 1000 / rate;
     chunkSize = Math.max(1, Math.min(500, Math.round(rate * CHUNK_SECONDS)));
   };
@@ -141,8 +163,12 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
         // A rate or tier changed at run time takes effect within a second.
         number = await ensureNumber(db, campaign.phoneNumberId);
         numberReadAt = now;
-        applyRate();
       }
+      if (chunkWorstLatencyMs > 0) {
+        jitterMs = Math.max(MIN_ACCEPT_JITTER_MS, chunkWorstLatencyMs, jitterMs * JITTER_DECAY);
+        chunkWorstLatencyMs = 0;
+      }
+      applyRate();
       const freeOnly = budgetSpent
         ? { scopeKey: tierScopeKey(number), tierWindowMs: number.tierWindowSeconds * 1000 }
         : undefined;
@@ -156,18 +182,19 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       if (allowed.length === 0) continue;
 
       const open = await openServiceWindows(db, number.phoneNumberId, allowed, now);
-      const claim = await claimSlots(db, number.phoneNumberId, allowed.length, intervalMs);
-      // Slots are on the database clock (shared by all workers); everything else uses the local clock.
-      const localOffset = clock() - claim.dbNowMs;
-      const lastSlotLocalMs = claim.firstSlotMs + (allowed.length - 1) * intervalMs + localOffset;
-
+      // Tier budget first, recorded for when the sends will have happened at the latest. The slots are
+      // claimed last, just before dispatch, so no claimed slot waits on the database; until then the
+      // run's end is estimated from our own previous claim and corrected below if others claimed since.
+      const scopeKey = tierScopeKey(number);
+      const estimatedLastMs =
+        Math.max(clock() + CLAIM_LEAD_MS, lastClaimEndLocalMs) + (allowed.length - 1) * intervalMs;
       const needBudget = allowed.filter((r) => !open.has(r.phone)).map((r) => r.phone);
       const grant = await reserveReach(db, {
-        scopeKey: tierScopeKey(number),
+        scopeKey,
         limit: number.tierLimit,
         windowMs: number.tierWindowSeconds * 1000,
         nowMs: clock(),
-        reachAtMs: lastSlotLocalMs + REACH_SLACK_MS,
+        reachAtMs: estimatedLastMs + REACH_SLACK_MS,
         phones: needBudget,
       });
       if (grant.denied.length > 0) {
@@ -182,61 +209,85 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       const claimed = await recordIntent(db, campaign.id, rows, clock());
       rows = rows.filter((r) => claimed.has(r.seq));
       if (rows.length === 0) continue;
+      const claim = await claimSlots(db, number.phoneNumberId, rows.length, intervalMs, CLAIM_LEAD_MS);
+      // Slots are on the database clock (shared by all workers); everything else uses the local clock.
+      const localOffset = clock() - claim.dbNowMs;
       const sendAtMs = rows.map((_, i) => claim.firstSlotMs + i * intervalMs + localOffset);
-      const endMs = claim.firstSlotMs + allowed.length * intervalMs + localOffset;
-      return { rows, sendAtMs, endMs, lastSlotLocalMs: sendAtMs[sendAtMs.length - 1] ?? clock() };
+      const lastSlotLocalMs = sendAtMs[sendAtMs.length - 1] ?? clock();
+      lastClaimEndLocalMs = lastSlotLocalMs + intervalMs;
+      if (lastSlotLocalMs > estimatedLastMs) {
+        const budgeted = rows.filter((r) => !open.has(r.phone)).map((r) => r.phone);
+        await extendReach(db, scopeKey, budgeted, lastSlotLocalMs + REACH_SLACK_MS);
+      }
+      return { rows, sendAtMs, lastSlotLocalMs };
     }
   };
 
-  // Messages leave no closer together than the interval, even after a stall (no catch-up bursts), and
-  // never long after their claimed slot, where they could collide with the next claimer's slots.
-  let lastDispatchAt = Number.NEGATIVE_INFINITY;
+  // Each message leaves at or after its slot and at most LATE_GRACE_MS after it; one that would be later
+  // (a stalled event loop, a slow preparation) goes back for a fresh slot instead of crowding the next
+  // claimer's. The safety factor above is derived from exactly this bound.
   const dispatch = async (chunk: PreparedChunk): Promise<SendOutcome[]> => {
     const inFlight: Promise<SendOutcome>[] = [];
-    let abandoned = false;
     for (let i = 0; i < chunk.rows.length; i++) {
       const row = chunk.rows[i]!;
       const slot = chunk.sendAtMs[i] ?? 0;
-      const wait = Math.max(slot, lastDispatchAt + intervalMs) - clock();
-      if (wait > 1) await sleep(wait);
-      // A late sender catches up only at the interval and only inside its own claimed run; what no longer
-      // fits goes back for fresh slots rather than into the next claimer's.
-      abandoned ||= clock() >= chunk.endMs;
-      if (abandoned || brake.action || ctx?.cancellationSignal.aborted) {
+      for (let wait = slot - clock(); wait > 0; wait = slot - clock()) await sleep(Math.ceil(wait));
+      if (clock() - slot > LATE_GRACE_MS || brake.action || ctx?.cancellationSignal.aborted) {
         inFlight.push(Promise.resolve({ kind: 'not-sent' }));
         continue;
       }
-      lastDispatchAt = clock();
-      inFlight.push(sendOne(deps, campaign, row));
+      const dispatchedAt = clock();
+      inFlight.push(
+        sendOne(deps, campaign, row, slot + LATE_GRACE_MS, clock).then((outcome) => {
+          chunkWorstLatencyMs = Math.max(chunkWorstLatencyMs, clock() - dispatchedAt);
+          // Stop the chunks already going out at once; recordOutcomes keeps the details.
+          if (outcome.kind === 'error' && BRAKES.has(outcome.action)) brake.action ??= outcome.action;
+          return outcome;
+        }),
+      );
     }
     return Promise.all(inFlight);
   };
 
+  // Chunks overlap: the next one is prepared while this one goes out, and goes out while this one's
+  // outcomes are written, so the number's timeline has no gaps. Outcomes are written in order.
+  let recording: Promise<void> = Promise.resolve();
+  let recordError: Error | undefined;
+  const record = (chunk: PreparedChunk, sending: Promise<SendOutcome[]>) => {
+    recording = recording
+      .then(async () => {
+        const outcomes = await sending;
+        const putBack = outcomes.filter((o) => o.kind === 'not-sent').length;
+        const dispatched = chunk.rows.length - putBack;
+        sendCapacity = putBack > 0 && !brake.action ? Math.max(1, dispatched * 1.1) : sendCapacity * 1.5;
+        await recordOutcomes(deps, campaign, number, chunk.rows, outcomes, summary, brake, clock());
+        ctx?.heartbeat({ sent: summary.sent, failed: summary.failed });
+      })
+      .catch((err: unknown) => {
+        recordError ??= err instanceof Error ? err : new Error(String(err));
+      });
+  };
+
   let current = await prepare();
-  while (current) {
+  while (current && recordError === undefined) {
     const sending = dispatch(current);
-    let next: PreparedChunk | undefined;
-    try {
-      const lead = current.lastSlotLocalMs - PREPARE_LEAD_MS - clock();
-      if (lead > 0) await Promise.race([sleep(lead), sending]);
-      // Outcomes of this chunk may brake the campaign; check them before claiming more.
-      next = brake.action ? undefined : await prepare();
-    } finally {
-      const outcomes = await sending;
-      const putBack = outcomes.filter((o) => o.kind === 'not-sent').length;
-      const dispatched = current.rows.length - putBack;
-      sendCapacity = putBack > 0 && !brake.action ? Math.max(1, dispatched * 1.1) : sendCapacity * 1.5;
-      await recordOutcomes(deps, campaign, number, current.rows, outcomes, summary, brake, clock());
+    record(current, sending);
+    const lead = current.lastSlotLocalMs - PREPARE_LEAD_MS - clock();
+    if (lead > 0) await Promise.race([sleep(lead), sending]);
+    let next = brake.action || recordError !== undefined ? undefined : await prepare();
+    if (!next) {
+      // Rows put back (late for their slot) are due again once this chunk's outcomes are written.
+      await recording;
+      if (!brake.action && recordError === undefined) next = await prepare();
     }
-    ctx?.heartbeat({ sent: summary.sent, failed: summary.failed });
-    if (brake.action && next) {
+    if (next && (brake.action || recordError !== undefined)) {
       await revertIntent(db, campaign.id, next.rows);
       next = undefined;
     }
-    // Rows of this chunk that were put back (late for their slot) are due again at once.
-    if (!next && !brake.action) next = await prepare();
     current = next;
   }
+  await recording;
+  if (recordError !== undefined) throw recordError;
 
   if (ctx?.cancellationSignal.aborted) throw new CancelledFailure('send batch cancelled');
 
@@ -452,25 +503,48 @@ async function revertIntent(db: Database, campaignId: string, rows: DueRow[]): P
   );
 }
 
-async function sendOne(deps: ActivityDeps, c: CampaignRow, row: DueRow): Promise<SendOutcome> {
+/** Raised inside the AWS client when a message would leave after its slot's grace: it was never sent. */
+class LateForSlotError extends Error {
+  override name = 'LateForSlotError';
+}
+
+/**
+ * One SendWhatsAppMessage call. `notAfterMs` is checked at the last step of the AWS client's pipeline,
+ * after signing and just before the HTTP request is written, so a pause anywhere in between (garbage
+ * collection, a busy event loop) cannot push a message past its slot's grace: it comes back unsent.
+ */
+async function sendOne(
+  deps: ActivityDeps,
+  c: CampaignRow,
+  row: DueRow,
+  notAfterMs: number,
+  clock: () => number,
+): Promise<SendOutcome> {
+  const command = new SendWhatsAppMessageCommand({
+    originationPhoneNumberId: c.phoneNumberId,
+    metaApiVersion: deps.metaApiVersion ?? 'v20.0',
+    message: buildTemplateMessage({
+      to: row.phone,
+      templateName: c.templateName,
+      templateLanguage: c.templateLanguage,
+      bodyParameters: row.params,
+      bizOpaqueCallbackData: bizOpaqueCallbackData(c.id, row.seq),
+    }),
+  });
+  command.middlewareStack.add(
+    (next) => (args) => {
+      if (clock() > notAfterMs) throw new LateForSlotError('late for its send slot');
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'waSlotDeadline' },
+  );
   try {
-    const out = await deps.socialMessaging.send(
-      new SendWhatsAppMessageCommand({
-        originationPhoneNumberId: c.phoneNumberId,
-        metaApiVersion: deps.metaApiVersion ?? 'v20.0',
-        message: buildTemplateMessage({
-          to: row.phone,
-          templateName: c.templateName,
-          templateLanguage: c.templateLanguage,
-          bodyParameters: row.params,
-          bizOpaqueCallbackData: bizOpaqueCallbackData(c.id, row.seq),
-        }),
-      }),
-    );
+    const out = await deps.socialMessaging.send(command);
     if (!out.messageId)
       return { kind: 'error', action: ErrorAction.Ambiguous, message: 'accepted without a message id' };
     return { kind: 'sent', messageId: out.messageId };
   } catch (err) {
+    if (err instanceof LateForSlotError) return { kind: 'not-sent' };
     return classifySendError(err);
   }
 }

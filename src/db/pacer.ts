@@ -16,23 +16,26 @@ const DB_NOW_MS = sql`(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
 /**
  * Claims `count` slots `intervalMs` apart on the number's timeline. One atomic statement: concurrent
- * claims from any worker get disjoint runs, so together they never exceed the number's rate.
+ * claims from any worker get disjoint runs, so together they never exceed the number's rate. The run
+ * starts no earlier than `leadMs` from now, so the claimer has time to reach its first slot.
  */
 export async function claimSlots(
   db: Database,
   phoneNumberId: string,
   count: number,
   intervalMs: number,
+  leadMs = 0,
 ): Promise<SlotClaim> {
   const span = Math.ceil(count * intervalMs);
+  const lead = Math.max(0, Math.ceil(leadMs));
   // The clock is read once (in the CTE) so the returned "now" is the one the claim was made with.
   const [row] = await queryRows<{ next_slot_ms: unknown; now_ms: unknown }>(
     db,
     sql`with clock as (select ${DB_NOW_MS} as now_ms)
         insert into pacers as p (phone_number_id, next_slot_ms)
-        select ${phoneNumberId}, now_ms + ${span} from clock
+        select ${phoneNumberId}, now_ms + ${lead} + ${span} from clock
         on conflict (phone_number_id) do update
-          set next_slot_ms = greatest(p.next_slot_ms, (select now_ms from clock)) + ${span}
+          set next_slot_ms = greatest(p.next_slot_ms, (select now_ms from clock) + ${lead}) + ${span}
         returning p.next_slot_ms, (select now_ms from clock) as now_ms`,
   );
   if (!row) throw new Error(`could not claim send slots for ${phoneNumberId}`);

@@ -108,3 +108,24 @@ export async function tierUsage(
   const oldest = toMs(row?.oldest);
   return { used: num(row?.used ?? 0), limit, resetsAt: oldest === undefined ? undefined : oldest + windowMs };
 }
+
+/**
+ * Moves the recorded reach time of users later (never earlier): used when their sends were scheduled
+ * after the time first recorded for them.
+ */
+export async function extendReach(
+  db: Database,
+  scopeKey: string,
+  phones: readonly string[],
+  reachAtMs: number,
+): Promise<void> {
+  if (phones.length === 0) return;
+  const phoneList = sql.join(
+    phones.map((p) => sql`${p}`),
+    sql`, `,
+  );
+  await db.execute(
+    sql`update reaches set reached_at = greatest(reached_at, ${ts(reachAtMs)})
+        where scope_key = ${scopeKey} and phone in (${phoneList})`,
+  );
+}
