@@ -15,10 +15,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import fsp from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
+import { freePort } from './net';
 
 /** What the global set-up provides: the admin URL, or why there is no server. */
 export type PostgresProvision = { url: string } | { error: string };
@@ -239,16 +239,4 @@ async function withAdmin(url: string, fn: (sql: postgres.Sql) => Promise<unknown
   } finally {
     await sql.end({ timeout: 5 });
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
