@@ -43,6 +43,8 @@ interface PreparedChunk {
   /** Local-clock time of each row's slot. */
   sendAtMs: number[];
   lastSlotLocalMs: number;
+  /** Users this chunk took tier budget for, with the reach time recorded for each. */
+  reachAt: Map<string, number>;
 }
 
 const CUSTOMER_SERVICE_WINDOW_MS = 24 * 3600_000;
@@ -51,10 +53,14 @@ const CHUNK_SECONDS = 0.25;
 /** Start preparing the next chunk this long before the current one's last slot, so the timeline has no gaps. */
 const PREPARE_LEAD_MS = 120;
 /**
- * Slack between a claimed slot and the platform's acceptance time (dispatch grace plus request latency),
- * added to tier reach times so the ledger never frees a user before the platform does.
+ * Slack between a user's slot and the reach time recorded for them: the dispatch grace and a little more.
+ * The platform accepts a message before it answers, so a send answered later than its recorded time moves
+ * the user's reach time to the answer (long before the window ends): the ledger never frees a user before
+ * the platform does, and frees them no later than needed.
  */
-const REACH_SLACK_MS = 1_000;
+const REACH_SLACK_MS = 20;
+/** A tier budget that frees up within this long is waited for here, not by a workflow timer. */
+const BUDGET_WAIT_IN_PROCESS_MS = 2_000;
 const NUMBER_REFRESH_MS = 1_000;
 /** A message may leave at most this long after its slot; later, it goes back for a new one. */
 const LATE_GRACE_MS = 10;
@@ -188,14 +194,19 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       const scopeKey = tierScopeKey(number);
       const estimatedLastMs =
         Math.max(clock() + CLAIM_LEAD_MS, lastClaimEndLocalMs) + (allowed.length - 1) * intervalMs;
-      const needBudget = allowed.filter((r) => !open.has(r.phone)).map((r) => r.phone);
+      // Each user's reach time is the latest its send can happen: its place in the run (rows dropped
+      // below only move the others earlier) plus the slack.
+      const estimatedFirstMs = estimatedLastMs - (allowed.length - 1) * intervalMs;
+      const needBudget = allowed.flatMap((r, i) =>
+        open.has(r.phone) ? [] : [{ phone: r.phone, at: estimatedFirstMs + i * intervalMs + REACH_SLACK_MS }],
+      );
       const grant = await reserveReach(db, {
         scopeKey,
         limit: number.tierLimit,
         windowMs: number.tierWindowSeconds * 1000,
         nowMs: clock(),
-        reachAtMs: estimatedLastMs + REACH_SLACK_MS,
-        phones: needBudget,
+        reachAtMs: needBudget.map((n) => n.at),
+        phones: needBudget.map((n) => n.phone),
       });
       if (grant.denied.length > 0) {
         budgetSpent = true;
@@ -215,11 +226,16 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       const sendAtMs = rows.map((_, i) => claim.firstSlotMs + i * intervalMs + localOffset);
       const lastSlotLocalMs = sendAtMs[sendAtMs.length - 1] ?? clock();
       lastClaimEndLocalMs = lastSlotLocalMs + intervalMs;
-      if (lastSlotLocalMs > estimatedLastMs) {
-        const budgeted = rows.filter((r) => !open.has(r.phone)).map((r) => r.phone);
-        await extendReach(db, scopeKey, budgeted, lastSlotLocalMs + REACH_SLACK_MS);
-      }
-      return { rows, sendAtMs, lastSlotLocalMs };
+      const reachAt = new Map(needBudget.map((n) => [n.phone, n.at]));
+      // Others may have claimed the timeline meanwhile, so a row's slot can be later than estimated.
+      const later = rows.flatMap((r, i) => {
+        const atMs = (sendAtMs[i] ?? 0) + REACH_SLACK_MS;
+        const recorded = reachAt.get(r.phone);
+        return recorded !== undefined && atMs > recorded ? [{ phone: r.phone, atMs }] : [];
+      });
+      await extendReach(db, scopeKey, later);
+      for (const l of later) reachAt.set(l.phone, l.atMs);
+      return { rows, sendAtMs, lastSlotLocalMs, reachAt };
     }
   };
 
@@ -228,6 +244,7 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
   // claimer's. The safety factor above is derived from exactly this bound.
   const dispatch = async (chunk: PreparedChunk): Promise<SendOutcome[]> => {
     const inFlight: Promise<SendOutcome>[] = [];
+    const answeredAt: number[] = [];
     for (let i = 0; i < chunk.rows.length; i++) {
       const row = chunk.rows[i]!;
       const slot = chunk.sendAtMs[i] ?? 0;
@@ -239,14 +256,27 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       const dispatchedAt = clock();
       inFlight.push(
         sendOne(deps, campaign, row, slot + LATE_GRACE_MS, clock).then((outcome) => {
-          chunkWorstLatencyMs = Math.max(chunkWorstLatencyMs, clock() - dispatchedAt);
+          const at = clock();
+          answeredAt[i] = at;
+          chunkWorstLatencyMs = Math.max(chunkWorstLatencyMs, at - dispatchedAt);
           // Stop the chunks already going out at once; recordOutcomes keeps the details.
           if (outcome.kind === 'error' && BRAKES.has(outcome.action)) brake.action ??= outcome.action;
           return outcome;
         }),
       );
     }
-    return Promise.all(inFlight);
+    const outcomes = await Promise.all(inFlight);
+    // An answer after the reach time recorded for its user: the platform may have counted the user that
+    // late, so the ledger must too.
+    const late = chunk.rows.flatMap((r, i) => {
+      const atMs = answeredAt[i];
+      const recorded = chunk.reachAt.get(r.phone);
+      return atMs !== undefined && recorded !== undefined && atMs > recorded
+        ? [{ phone: r.phone, atMs }]
+        : [];
+    });
+    await extendReach(db, tierScopeKey(number), late);
+    return outcomes;
   };
 
   // Chunks overlap: the next one is prepared while this one goes out, and goes out while this one's
@@ -283,6 +313,25 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
     if (next && (brake.action || recordError !== undefined)) {
       await revertIntent(db, campaign.id, next.rows);
       next = undefined;
+    }
+    // Budget about to free up (the next users leave the rolling window within moments): wait here rather
+    // than end the activity and have the workflow set a timer, which costs a second or more each time.
+    while (
+      !next &&
+      budgetSpent &&
+      budgetResetsAt !== undefined &&
+      !brake.action &&
+      recordError === undefined
+    ) {
+      const wait = budgetResetsAt - clock();
+      if (wait > BUDGET_WAIT_IN_PROCESS_MS || clock() + wait - startedAt >= input.maxDurationMs) break;
+      if (ctx?.cancellationSignal.aborted) break;
+      // Never spin: a reset time just passed may still deny for a moment (another sender took it).
+      await sleep(Math.max(wait, 10));
+      ctx?.heartbeat({ sent: summary.sent, failed: summary.failed });
+      budgetSpent = false;
+      budgetResetsAt = undefined;
+      next = await prepare();
     }
     current = next;
   }

@@ -8,8 +8,11 @@ export interface ReachRequest {
   limit: number | null;
   windowMs: number;
   nowMs: number;
-  /** When the sends will have happened at the latest; stored as the reach time so the ledger never ends early. */
-  reachAtMs: number;
+  /**
+   * When the sends will have happened at the latest; stored as the reach time so the ledger never ends
+   * early. One time for all, or one per phone (same order as `phones`).
+   */
+  reachAtMs: number | readonly number[];
   /** Users to be reached outside a customer-service window, in priority order. */
   phones: readonly string[];
 }
@@ -30,6 +33,13 @@ export interface ReachGrant {
  */
 export async function reserveReach(db: Database, req: ReachRequest): Promise<ReachGrant> {
   if (req.phones.length === 0) return { granted: [], denied: [], used: 0 };
+  const times = req.reachAtMs;
+  const byPhone =
+    typeof times === 'number'
+      ? undefined
+      : new Map(req.phones.map((p, i) => [p, times[i] ?? Math.max(...times)]));
+  const latest = typeof times === 'number' ? times : Math.max(...times);
+  const reachAt = (phone: string) => byPhone?.get(phone) ?? latest;
   return db.transaction(async (tx) => {
     const since = ts(req.nowMs - req.windowMs);
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${req.scopeKey}))`);
@@ -63,9 +73,8 @@ export async function reserveReach(db: Database, req: ReachRequest): Promise<Rea
       } else denied.push(phone);
     }
     if (granted.length > 0) {
-      const at = ts(req.reachAtMs);
       const values = sql.join(
-        granted.map((p) => sql`(${req.scopeKey}, ${p}, ${at})`),
+        granted.map((p) => sql`(${req.scopeKey}, ${p}, ${ts(reachAt(p))})`),
         sql`, `,
       );
       await tx.execute(
@@ -74,7 +83,8 @@ export async function reserveReach(db: Database, req: ReachRequest): Promise<Rea
       );
     }
     const newlyCounted = granted.filter((p) => !already.has(p)).length;
-    const oldest = toMs(countRow?.oldest) ?? (granted.length > 0 ? req.reachAtMs : undefined);
+    const oldest =
+      toMs(countRow?.oldest) ?? (granted.length > 0 ? Math.min(...granted.map(reachAt)) : undefined);
     return {
       granted,
       denied,
@@ -110,22 +120,22 @@ export async function tierUsage(
 }
 
 /**
- * Moves the recorded reach time of users later (never earlier): used when their sends were scheduled
- * after the time first recorded for them.
+ * Moves the recorded reach time of users later (never earlier): used when their sends happened, or may
+ * have happened, after the time first recorded for them.
  */
 export async function extendReach(
   db: Database,
   scopeKey: string,
-  phones: readonly string[],
-  reachAtMs: number,
+  reaches: readonly { phone: string; atMs: number }[],
 ): Promise<void> {
-  if (phones.length === 0) return;
-  const phoneList = sql.join(
-    phones.map((p) => sql`${p}`),
+  if (reaches.length === 0) return;
+  const values = sql.join(
+    reaches.map((r) => sql`(${r.phone}::text, ${ts(r.atMs)})`),
     sql`, `,
   );
   await db.execute(
-    sql`update reaches set reached_at = greatest(reached_at, ${ts(reachAtMs)})
-        where scope_key = ${scopeKey} and phone in (${phoneList})`,
+    sql`update reaches x set reached_at = greatest(x.reached_at, v.at)
+        from (values ${values}) as v(phone, at)
+        where x.scope_key = ${scopeKey} and x.phone = v.phone`,
   );
 }

@@ -6,6 +6,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -205,10 +206,14 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     await bookkeeping.recordCampaignState({ campaignId: input.campaignId, state: s.state, reason: s.reason });
   }
 
-  /** Sleeps until `untilMs` (or a while, if nothing is known), the deadline, or any signal or update. */
-  async function sleepUntil(untilMs: number | undefined): Promise<void> {
+  /**
+   * Sleeps until `untilMs` (or a while, if nothing is known), the deadline, or any signal or update. With
+   * `skipIfPast`, a time already reached costs no timer (a server timer fires a second late at best).
+   */
+  async function sleepUntil(untilMs: number | undefined, skipIfPast = false): Promise<void> {
     const seen = changes;
     const capped = Math.min(untilMs ?? Date.now() + tuning.maxIdleMs, deadlineMs ?? Number.POSITIVE_INFINITY);
+    if (skipIfPast && capped <= Date.now() && patched('skip-elapsed-budget-wait')) return;
     nextCheckAt = capped;
     await condition(() => changes !== seen, Math.max(1, capped - Date.now()));
     nextCheckAt = undefined;
@@ -348,7 +353,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
             : 'tier budget spent';
         }
         await publish();
-        await sleepUntil(until);
+        await sleepUntil(until, true);
         break;
       }
       case BatchOutcome.NothingDue: {

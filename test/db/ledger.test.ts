@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../src/db/client';
 import { DATABASE_KINDS, openTestDatabase } from '../helpers/databases';
 import { claimSlots, holdNumber } from '../../src/db/pacer';
-import { reserveReach, tierUsage } from '../../src/db/tier';
+import { extendReach, reserveReach, tierUsage } from '../../src/db/tier';
 
 describe.each(DATABASE_KINDS)('%s', (kind) => {
   let handle: DatabaseHandle;
@@ -15,6 +15,63 @@ describe.each(DATABASE_KINDS)('%s', (kind) => {
 
   describe('tier ledger', () => {
     const windowMs = 60_000;
+
+    it('moves a recorded reach later, never earlier', async () => {
+      const scopeKey = `number:extend-${Date.now()}`;
+      const t0 = 9_000_000;
+      await reserveReach(handle.db, {
+        scopeKey,
+        limit: 5,
+        windowMs,
+        nowMs: t0,
+        reachAtMs: t0,
+        phones: ['+20', '+21'],
+      });
+      await extendReach(handle.db, scopeKey, [
+        { phone: '+20', atMs: t0 + 400 },
+        { phone: '+21', atMs: t0 - 400 },
+      ]);
+      const usage = await tierUsage(handle.db, scopeKey, 5, windowMs, t0 + windowMs + 1);
+      // +21 left the window at t0 + windowMs; +20, moved to t0 + 400, is still counted.
+      expect(usage.used).toBe(1);
+      expect(usage.resetsAt).toBe(t0 + 400 + windowMs);
+    });
+
+    it('records a reach time per user, and frees each user when its own time leaves the window', async () => {
+      const scopeKey = `number:per-user-${Date.now()}`;
+      const t0 = 5_000_000;
+      const grant = await reserveReach(handle.db, {
+        scopeKey,
+        limit: 2,
+        windowMs,
+        nowMs: t0,
+        reachAtMs: [t0 + 10, t0 + 500],
+        phones: ['+10', '+11'],
+      });
+      expect(grant.granted).toEqual(['+10', '+11']);
+      const full = await reserveReach(handle.db, {
+        scopeKey,
+        limit: 2,
+        windowMs,
+        nowMs: t0 + 100,
+        reachAtMs: [t0 + 100],
+        phones: ['+12'],
+      });
+      expect(full.denied).toEqual(['+12']);
+      // The earlier of the two leaves first.
+      expect(full.resetsAt).toBe(t0 + 10 + windowMs);
+      const oneFree = await reserveReach(handle.db, {
+        scopeKey,
+        limit: 2,
+        windowMs,
+        nowMs: t0 + 10 + windowMs,
+        reachAtMs: [t0 + windowMs + 20, t0 + windowMs + 30],
+        phones: ['+12', '+13'],
+      });
+      expect(oneFree.granted).toEqual(['+12']);
+      expect(oneFree.denied).toEqual(['+13']);
+      expect(oneFree.resetsAt).toBe(t0 + 500 + windowMs);
+    });
 
     it('grants no more new users than the tier in the rolling window, and counts known users once', async () => {
       const scopeKey = `number:tier-${Date.now()}`;
