@@ -10,14 +10,15 @@ import { randomUUID } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import { SendWhatsAppMessageCommand, type SocialMessagingClient } from '@aws-sdk/client-socialmessaging';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
 import { CampaignClient } from '../src/client/campaign-client';
-import { openDatabase } from '../src/db/client';
-import { updateNumber } from '../src/db/numbers';
+import { openDatabase, type Database } from '../src/db/client';
+import { updateNumber, type NumberSettingsPatch } from '../src/db/numbers';
 import { ensureDevServer } from '../src/devtools/temporal-binaries';
 import { fetchSendLog } from '../src/devtools/send-log-audit';
-import { DEMO_PHONE_NUMBER_ID } from '../src/emulator';
+import { DEMO_PHONE_NUMBER_ID, type EmulatorConfig, type RejectionRecord, type Tier } from '../src/emulator';
 import { startEmulatorProcess } from './emulator-process';
+import { startPostgres, type PostgresServer } from '../test/helpers/postgres';
 import { createSocialMessagingClient } from '../src/platform/aws-client';
 import { buildTemplateMessage } from '../src/platform/message';
 import { logger } from '../src/shared/logger';
@@ -42,18 +43,15 @@ export async function benchEnginePacing(
   opts: { messages?: number; rates?: number[] } = {},
 ): Promise<BenchRow[]> {
   const messages = opts.messages ?? Number(process.env.BENCH_MESSAGES ?? 20_000);
-  const rates = opts.rates ?? [80, 1000];
+  const rates =
+    opts.rates ?? (process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : [80, 1000]);
   const rows: BenchRow[] = [];
-  const quiet = logger.child({ level: 'warn' });
-  const devServer = await ensureDevServer();
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: devServer.executable, ui: false },
-  });
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silentLogger });
-  try {
+  await withBenchHarness(async (harness) => {
     for (const mps of rates) {
-      const ours = await runEngine(env, bundle, mps, messages, quiet);
-      const naive = await runBaseline(mps, messages);
+      const ours = await runEngine(harness, mps, messages);
+      const naive = process.env.BENCH_NO_BASELINE
+        ? { rateRatio: Number.NaN, selfThrottled: Number.NaN, sends: 0 }
+        : await runBaseline(mps, messages);
       const target = mps >= 1000 ? '≥ 0.95' : '≥ 0.97';
       rows.push(
         {
@@ -78,55 +76,121 @@ export async function benchEnginePacing(
         { metric: `baseline 130429 caused at ${mps}/s`, value: naive.selfThrottled, unit: 'errors' },
       );
     }
-  } finally {
-    await env.teardown();
-  }
+  });
   return rows;
 }
 
-async function runEngine(
-  env: TestWorkflowEnvironment,
-  bundle: Awaited<ReturnType<typeof bundleWorkflowCode>>,
-  mps: number,
-  messages: number,
-  log: typeof logger,
-): Promise<RunFigures & { historyPer1000: number }> {
-  const emulator = await startEmulatorProcess(worldAt(mps));
-  const database = await openDatabase({ url: process.env.BENCH_DATABASE_URL, dataDir: 'memory://' });
+/** What every engine benchmark runs on: a dev Temporal server, the workflow bundle and PostgreSQL. */
+export interface BenchHarness {
+  env: TestWorkflowEnvironment;
+  bundle: Awaited<ReturnType<typeof bundleWorkflowCode>>;
+  databaseUrl: string;
+}
+
+/**
+ * Runs `fn` with a dev Temporal server, the product's workflows bundled, and a real PostgreSQL server as
+ * in production (BENCH_DATABASE_URL, else a throw-away one); tears all of it down afterwards.
+ */
+export async function withBenchHarness<T>(fn: (harness: BenchHarness) => Promise<T>): Promise<T> {
+  let server: PostgresServer | undefined;
+  let databaseUrl = process.env.BENCH_DATABASE_URL;
+  if (!databaseUrl) {
+    server = await startPostgres();
+    databaseUrl = server.url;
+  }
   try {
-    await updateNumber(database.db, DEMO_PHONE_NUMBER_ID, { mps, tierLimit: null });
-    const client = clientFor(emulator.url);
+    const devServer = await ensureDevServer();
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: { executable: devServer.executable, ui: false },
+    });
+    try {
+      const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silentLogger });
+      return await fn({ env, bundle, databaseUrl });
+    } finally {
+      await env.teardown();
+    }
+  } finally {
+    await server?.stop();
+  }
+}
+
+/** Our worker and campaign client, talking to one emulator through the real AWS SDK client. */
+export interface BenchEngine {
+  db: Database;
+  socialMessaging: SocialMessagingClient;
+  worker: Worker;
+  campaigns: CampaignClient;
+  taskQueue: string;
+}
+
+/**
+ * Runs `fn` with a fresh worker (not yet running: use `worker.runUntil`) and campaign client on their own
+ * task queue, the demo number's stored settings set to `settings` first.
+ */
+export async function withBenchEngine<T>(
+  harness: BenchHarness,
+  emulatorUrl: string,
+  settings: NumberSettingsPatch,
+  fn: (engine: BenchEngine) => Promise<T>,
+): Promise<T> {
+  const database = await openDatabase({ url: harness.databaseUrl });
+  try {
+    await updateNumber(database.db, DEMO_PHONE_NUMBER_ID, settings);
+    const socialMessaging = clientFor(emulatorUrl);
     const taskQueue = `bench-${randomUUID()}`;
     const worker = await createWorker({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
+      connection: harness.env.nativeConnection,
+      namespace: harness.env.namespace ?? 'default',
       taskQueue,
-      workflowBundle: bundle,
+      workflowBundle: harness.bundle,
       handleSignals: false,
-      deps: { db: database.db, socialMessaging: client, logger: log },
+      deps: { db: database.db, socialMessaging, logger: quietLogger },
     });
     const campaigns = new CampaignClient({
       db: database.db,
-      temporal: env.client,
-      socialMessaging: client,
+      temporal: harness.env.client,
+      socialMessaging,
       taskQueue,
     });
-    const file = writeRecipients(messages);
-    const campaignId = await worker.runUntil(async () => {
-      const started = await campaigns.start({
-        templateName: 'hello_world',
-        templateLanguage: 'en_US',
-        phoneNumberId: DEMO_PHONE_NUMBER_ID,
-        recipientsFile: file,
-      });
-      await campaigns.waitForEnd(started.campaignId);
-      return started.campaignId;
-    });
-    const figures = await figuresFrom(emulator.url, mps);
-    const events = await historyEvents(env, campaignWorkflowId(campaignId));
-    return { ...figures, historyPer1000: (events / figures.sends) * 1000 };
+    return await fn({ db: database.db, socialMessaging, worker, campaigns, taskQueue });
   } finally {
     await database.close();
+  }
+}
+
+/** Starts a `hello_world` campaign on the demo number to `recipients` distinct users; returns its id. */
+export async function startBenchCampaign(campaigns: CampaignClient, recipients: number): Promise<string> {
+  const started = await campaigns.start({
+    templateName: BENCH_TEMPLATE.name,
+    templateLanguage: BENCH_TEMPLATE.language,
+    phoneNumberId: DEMO_PHONE_NUMBER_ID,
+    recipientsFile: writeRecipients(recipients),
+  });
+  return started.campaignId;
+}
+
+async function runEngine(
+  harness: BenchHarness,
+  mps: number,
+  messages: number,
+): Promise<RunFigures & { historyPer1000: number }> {
+  const emulator = await startEmulatorProcess(worldAt(mps));
+  try {
+    const campaignId = await withBenchEngine(
+      harness,
+      emulator.url,
+      { mps, tierLimit: null },
+      ({ worker, campaigns }) =>
+        worker.runUntil(async () => {
+          const id = await startBenchCampaign(campaigns, messages);
+          await campaigns.waitForEnd(id);
+          return id;
+        }),
+    );
+    const figures = await figuresFrom(emulator.url, mps);
+    const events = await historyEvents(harness.env, campaignWorkflowId(campaignId));
+    return { ...figures, historyPer1000: (events / figures.sends) * 1000 };
+  } finally {
     await emulator.close();
   }
 }
@@ -154,8 +218,8 @@ function sendPlain(client: SocialMessagingClient, i: number) {
       metaApiVersion: 'v20.0',
       message: buildTemplateMessage({
         to: phone(i),
-        templateName: 'hello_world',
-        templateLanguage: 'en_US',
+        templateName: BENCH_TEMPLATE.name,
+        templateLanguage: BENCH_TEMPLATE.language,
         bodyParameters: [],
         bizOpaqueCallbackData: `baseline:${i}`,
       }),
@@ -166,19 +230,26 @@ function sendPlain(client: SocialMessagingClient, i: number) {
 async function figuresFrom(url: string, mps: number): Promise<RunFigures> {
   const sends = await fetchSendLog(url, DEMO_PHONE_NUMBER_ID);
   const times = sends.map((s) => s.acceptedAtMs).sort((a, b) => a - b);
+  if (process.env.BENCH_DUMP)
+    writeFileSync(`${process.env.BENCH_DUMP}-${mps}-${Date.now()}.json`, JSON.stringify(times));
   const spanMs = (times[times.length - 1] ?? 0) - (times[0] ?? 0);
   const achieved = spanMs > 0 ? ((times.length - 1) / spanMs) * 1000 : 0;
-  const rejections = (await (await fetch(`${url}/_emulator/rejections?limit=100000`)).json()) as {
-    items: { code: number | null }[];
-  };
+  const rejections = await fetchRejections(url);
   return {
     rateRatio: achieved / mps,
-    selfThrottled: rejections.items.filter((r) => r.code === 130429).length,
+    selfThrottled: rejections.filter((r) => r.code === 130429).length,
     sends: sends.length,
   };
 }
 
-async function historyEvents(env: TestWorkflowEnvironment, workflowId: string): Promise<number> {
+/** The emulator's refusals (sync, and accepted sends it reported `failed`), oldest first. */
+export async function fetchRejections(url: string): Promise<RejectionRecord[]> {
+  const res = await fetch(`${url}/_emulator/rejections?limit=100000`);
+  if (!res.ok) throw new Error(`emulator rejections: HTTP ${res.status}`);
+  return ((await res.json()) as { items: RejectionRecord[] }).items;
+}
+
+export async function historyEvents(env: TestWorkflowEnvironment, workflowId: string): Promise<number> {
   // Follow the continue-as-new chain back from the last run, counting every run's events.
   let total = 0;
   let runId: string | undefined;
@@ -191,15 +262,21 @@ async function historyEvents(env: TestWorkflowEnvironment, workflowId: string): 
   }
 }
 
-/** The demo world at a given rate, unlimited tier, no account-level request quota in the way. */
-function worldAt(mps: number) {
+/**
+ * The demo world at a given rate, by default with an unlimited tier, no account-level request quota in
+ * the way.
+ */
+export function worldAt(
+  mps: number,
+  messagingLimit: { tier: Tier; windowMs?: number } = { tier: 'TIER_UNLIMITED' },
+): EmulatorConfig {
   return {
-    rules: { throughputMps: mps, messagingLimit: { tier: 'TIER_UNLIMITED' as const } },
+    rules: { throughputMps: mps, messagingLimit },
     apiQuotas: { sendMessagePerSecond: 0 },
   };
 }
 
-function clientFor(url: string): SocialMessagingClient {
+export function clientFor(url: string): SocialMessagingClient {
   process.env.AWS_ENDPOINT_URL_SOCIALMESSAGING = url;
   process.env.AWS_REGION ??= 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID ??= 'bench';
@@ -207,7 +284,7 @@ function clientFor(url: string): SocialMessagingClient {
   return createSocialMessagingClient({ maxSockets: 512 });
 }
 
-function phone(i: number): string {
+export function phone(i: number): string {
   return `+4917${String(600000000 + i)}`;
 }
 
@@ -220,7 +297,13 @@ function writeRecipients(n: number): string {
   return file;
 }
 
-const round = (v: number) => Math.round(v * 1000) / 1000;
+export const round = (v: number) => Math.round(v * 1000) / 1000;
+
+/** The demo world's template every engine benchmark sends (UTILITY, no parameters). */
+export const BENCH_TEMPLATE = { name: 'hello_world', language: 'en_US' } as const;
+
+/** Our own logs during a benchmark: warnings and errors only. */
+export const quietLogger = logger.child({ level: 'warn' });
 
 const silentLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 

@@ -7,11 +7,31 @@ import path from 'node:path';
 import { benchEnginePacing, type BenchRow } from './engine-pacing';
 import { benchEmulatorThroughput } from './emulator-throughput';
 import { benchImport } from './import';
+import { benchTierBudget } from './tier-budget';
+import { benchBrake } from './brake';
+import { benchScale } from './scale';
+import { benchIngestThroughput } from './ingest-throughput';
+import { startPostgres } from '../test/helpers/postgres';
+
+/** The ingest service against a real PostgreSQL server: BENCH_DATABASE_URL, else a throw-away one. */
+async function benchIngest(): Promise<BenchRow[]> {
+  if (process.env.BENCH_DATABASE_URL) return benchIngestThroughput();
+  const server = await startPostgres();
+  try {
+    return await benchIngestThroughput({ databaseUrl: server.url });
+  } finally {
+    await server.stop();
+  }
+}
 
 const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   emulator: () => benchEmulatorThroughput(),
   pacing: () => benchEnginePacing(),
   import: () => benchImport(),
+  tier: () => benchTierBudget(),
+  brake: () => benchBrake(),
+  scale: () => benchScale(),
+  ingest: () => benchIngest(),
 };
 
 async function main(): Promise<void> {
