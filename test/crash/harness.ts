@@ -6,7 +6,6 @@
  * campaign client in the test process. {@link verifyCampaign} is the judge: it reads the emulator's send
  * log and the database.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,151 +25,28 @@ import { logger } from '../../src/shared/logger';
 import type { CampaignTuning } from '../../src/workflows/definitions';
 import { freePort } from '../helpers/net';
 
-export const BIN = path.resolve(__dirname, '../../bin/wa-campaigns.js');
 export const quiet = logger.child({}, { level: 'error' });
 
 export { freePort };
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Thrown by a probe of {@link until} to stop waiting at once; any other error means "not yet". */
-export class GiveUp extends Error {
-  override name = 'GiveUp';
-}
-
-/** Polls `probe` until it returns a value. */
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-  everyMs = 100,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch((err: unknown) => {
-      if (err instanceof GiveUp) throw err;
-      return undefined;
-    });
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-/** A child process of ours that we can kill -9 and wait for. */
-export interface ChildHandle {
-  readonly child: ChildProcess;
-  /** The service's health and metrics port, for services. */
-  httpPort?: number;
-  output(): string;
-  readonly exited: Promise<number | null>;
-  /** SIGKILL, resolved once the process is gone. */
-  kill9(): Promise<void>;
-  /** SIGTERM (SIGKILL after `graceMs`), resolved once the process is gone. */
-  stop(graceMs?: number): Promise<void>;
-}
-
-export function spawnChild(command: string, args: string[], env: NodeJS.ProcessEnv): ChildHandle {
-  let output = '';
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (d: Buffer) => {
-    output += d.toString();
-    if (output.length > 200_000) output = output.slice(-100_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
-  const gone = () => child.exitCode !== null || child.signalCode !== null;
-  return {
-    child,
-    output: () => output,
-    exited,
-    async kill9() {
-      if (!gone()) child.kill('SIGKILL');
-      await exited;
-    },
-    async stop(graceMs = 5_000) {
-      if (!gone()) child.kill('SIGTERM');
-      const timer = setTimeout(() => {
-        if (!gone()) child.kill('SIGKILL');
-      }, graceMs);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-export interface WorkerSettings {
-  temporalAddress: string;
-  databaseUrl: string;
-  emulatorUrl: string;
-  taskQueue: string;
-}
-
-/** Starts `wa-campaigns worker` and waits until its health endpoint reports it running. */
-export async function startWorkerProcess(settings: WorkerSettings): Promise<ChildHandle> {
-  const port = await freePort();
-  const handle = await startServiceProcess('worker', settings, port, {
-    WA_WORKER_HTTP_PORT: String(port),
-    WA_CORE_METRICS_PORT: '0',
-  });
-  handle.httpPort = port;
-  return handle;
-}
-
-/**
- * Starts a service of the product (`wa-campaigns worker` or `ingest`) as ops run it, configured by
- * environment only, and waits until `/healthz` on `healthPort` answers.
- */
-export async function startServiceProcess(
-  command: 'worker' | 'ingest',
-  settings: WorkerSettings,
-  healthPort: number,
-  extraEnv: Record<string, string>,
-  timeoutMs = 120_000,
-): Promise<ChildHandle> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    TEMPORAL_ADDRESS: settings.temporalAddress,
-    TEMPORAL_NAMESPACE: 'default',
-    DATABASE_URL: settings.databaseUrl,
-    AWS_ENDPOINT_URL_SOCIALMESSAGING: settings.emulatorUrl,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    WA_TASK_QUEUE: settings.taskQueue,
-    WA_HTTP_HOST: '127.0.0.1',
-    WA_SHUTDOWN_GRACE_MS: '2000',
-    LOG_LEVEL: 'warn',
-    ...extraEnv,
-  };
-  // The test's client uses the default data converter: the services must too.
-  delete env.WA_CODEC_KEYS;
-  delete env.TEMPORAL_API_KEY;
-  const child = spawnChild(process.execPath, [BIN, command], env);
-  let gone = false;
-  void child.exited.then(() => (gone = true));
-  try {
-    await until(
-      `the ${command} to report healthy`,
-      async () => {
-        if (gone)
-          throw new GiveUp(`${command} exited before it was healthy:\n${child.output().slice(-3_000)}`);
-        const res = await fetch(`http://127.0.0.1:${healthPort}/healthz`);
-        return res.ok ? true : undefined;
-      },
-      timeoutMs,
-      200,
-    );
-  } catch (err) {
-    await child.kill9();
-    throw err;
-  }
-  return child;
-}
+export {
+  BIN,
+  GiveUp,
+  sleep,
+  spawnChild,
+  startServiceProcess,
+  startWorkerProcess,
+  until,
+  type ChildHandle,
+  type WorkerSettings,
+} from '../helpers/services';
+import {
+  sleep,
+  startServiceProcess,
+  startWorkerProcess,
+  until,
+  type ChildHandle,
+  type WorkerSettings,
+} from '../helpers/services';
 
 /**
  * A child process that is started again whenever it dies unexpectedly, as a service manager would:
