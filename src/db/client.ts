@@ -60,7 +60,9 @@ async function openServer(url: string, max: number): Promise<DatabaseHandle> {
   const { default: postgres } = await import('postgres');
   const { drizzle } = await import('drizzle-orm/postgres-js');
   const safe = redactUrl(url);
-  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
+  // No named prepared statements: the sender's statements differ in the length of their lists, and a
+  // cache of one statement per shape per connection grows with every new shape.
+  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, prepare: false });
   const db = drizzle(client, { schema }) as unknown as Database;
   try {
     await db.execute(sql`select 1`);

@@ -134,7 +134,14 @@ export const recipients = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.campaignId, t.seq] }),
-    index('recipients_state').on(t.campaignId, t.state, t.seq),
+    // Only what the sender scans often is indexed by state, so the planner cannot mistake a state index
+    // for a way to find rows by seq (statistics lag behind a campaign that sends a million rows).
+    index('recipients_pending')
+      .on(t.campaignId, t.seq)
+      .where(sql`state = 'pending'`),
+    index('recipients_unsettled')
+      .on(t.campaignId, t.state)
+      .where(sql`state in ('sending', 'ambiguous')`),
     index('recipients_message').on(t.messageId),
     uniqueIndex('recipients_phone').on(t.campaignId, t.phone),
   ],
