@@ -9,6 +9,7 @@ import { startServiceHttp } from '../shared/http-service';
 import { logger } from '../shared/logger';
 import { workerUp } from '../shared/metrics';
 import { connectWorker } from '../shared/temporal-connection';
+import { bundleWorkflowsInChild } from './bundle';
 import { createWorker } from './create-worker';
 
 const TEMPORAL_LOG_LEVELS: Record<string, LogLevel> = {
@@ -51,12 +52,16 @@ export async function runWorkerService(config: AppConfig): Promise<void> {
   // Region and endpoints come from the SDK's own chain (AWS_REGION, AWS_ENDPOINT_URL_SNS …), as for
   // Social Messaging; us-east-1 when no region is configured at all.
   const region = (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION) ? {} : { region: 'us-east-1' };
+  const dataConverter = codecDataConverter(config.WA_CODEC_KEYS);
   const worker = await createWorker({
     connection,
     namespace,
     taskQueue: config.WA_TASK_QUEUE,
     shutdownGraceTimeMs: config.WA_SHUTDOWN_GRACE_MS,
-    dataConverter: codecDataConverter(config.WA_CODEC_KEYS),
+    dataConverter,
+    workflowBundle: await bundleWorkflowsInChild({
+      failureConverterPath: dataConverter?.failureConverterPath,
+    }),
     deps: {
       db: database.db,
       socialMessaging: createSocialMessagingClient(),
