@@ -234,7 +234,7 @@ const percentile = (sorted: number[], p: number) =>
 export async function benchIngestThroughput(opts: IngestBenchOptions = {}): Promise<BenchResult[]> {
   const url = opts.databaseUrl ?? process.env.BENCH_DATABASE_URL ?? undefined;
   const messages = opts.messages ?? (url ? 6_000 : 1_500);
-  const concurrency = opts.concurrency ?? 64;
+  const concurrency = opts.concurrency ?? 128;
   const sendRate = opts.sendRate ?? 1_000;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const campaignId = `bench-${Date.now().toString(36)}`;
