@@ -3,7 +3,9 @@
  * campaign sends `hello_world` at the number's full rate on the emulator; once it has sent for a couple
  * of seconds, the template is turned RED through the emulator's control API. The ingest service is
  * subscribed to the emulator's topic, so the whole production path is measured: the platform's event →
- * SNS → ingest (stored, outbox) → workflow signal → the send activity cancelled through its heartbeat.
+ * SNS → ingest (stored, outbox) → workflow signal → the send activity cancelled through its heartbeat,
+ * and, racing it, the send activity's own look-up of the template (once a second), which does not wait
+ * behind the status events queued for the ingest service.
  *
  * Brake distance: the messages the platform accepted after the RED event (the emulator's event log gives
  * its time on the platform's clock, as the send log does), also as seconds of sending at the number's
@@ -14,7 +16,8 @@
  * for the ingest service when the RED event was published: the RED event is delivered behind them.
  * Two variants:
  * - `event`: the RED quality event comes with the template staying sendable (status FLAGGED, which Meta
- *   sends ahead of a pause and the engine does not act on), so only the event path can stop the engine;
+ *   sends ahead of a pause and the engine does not act on), so only the RED quality itself (the event or
+ *   the engine's look-up) can stop the engine;
  * - `pause`: RED alone, which the emulator also turns into an immediate pause of the template: sends are
  *   then refused with 132015 and that refusal brakes the engine too (whichever comes first). Accepted
  *   sends after the event are then only those the platform took before it applied the pause; the

@@ -13,6 +13,12 @@ export interface ActivityDeps {
   clock?: () => number;
   /** Fraction of the number's MPS actually used, absorbing dispatch jitter (default 0.98). */
   paceSafety?: number;
+  /**
+   * How often a sending batch looks up its template's quality itself (ms; 0 = never), so a RED template
+   * brakes within about a second even when the platform's event is stuck behind a backlog of status
+   * events. Default 1,000.
+   */
+  templateWatchMs?: number;
   /** Cloud API version SendWhatsAppMessage carries. */
   metaApiVersion?: string;
   /** Most sends in flight at once per send activity. */

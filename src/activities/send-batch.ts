@@ -16,6 +16,7 @@ import { sendsTotal } from '../shared/metrics';
 import { BatchOutcome, DEFAULT_CAMPAIGN_TUNING, type BatchSummary } from '../workflows/definitions';
 import type { ActivityDeps } from './deps';
 import { classifySendError, type SendOutcome } from './send-outcome';
+import { checkTemplate } from './templates';
 
 export interface SendBatchInput {
   campaignId: string;
@@ -151,7 +152,8 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
     remaining: 0,
     outcome: BatchOutcome.NothingDue,
   };
-  const brake: { code?: number; reason?: string; action?: ErrorAction } = {};
+  const brake: Brake = {};
+  const watchTemplate = templateWatcher(deps, campaign, clock, brake);
   let budgetResetsAt: number | undefined;
   let budgetSpent = false;
   let timeSliceOver = false;
@@ -300,6 +302,7 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
 
   let current = await prepare();
   while (current && recordError === undefined) {
+    watchTemplate();
     const sending = dispatch(current);
     record(current, sending);
     const lead = current.lastSlotLocalMs - PREPARE_LEAD_MS - clock();
@@ -362,7 +365,8 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
   );
   summary.nextDueAt =
     budgetSpent && budgetResetsAt !== undefined ? minDefined(nextDue, budgetResetsAt) : nextDue;
-  if (brake.action === ErrorAction.PauseTemplate) summary.outcome = BatchOutcome.TemplatePaused;
+  if (brake.qualityRed) summary.outcome = BatchOutcome.TemplateQuality;
+  else if (brake.action === ErrorAction.PauseTemplate) summary.outcome = BatchOutcome.TemplatePaused;
   else if (brake.action) summary.outcome = BatchOutcome.Stop;
   else if (summary.remaining === 0) summary.outcome = BatchOutcome.Drained;
   else if (budgetSpent) summary.outcome = BatchOutcome.Budget;
@@ -372,6 +376,47 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
   if (brake.code !== undefined) summary.code = brake.code;
   if (brake.reason !== undefined) summary.reason = brake.reason;
   return summary;
+}
+
+interface Brake {
+  code?: number;
+  reason?: string;
+  action?: ErrorAction;
+  /** Braked because the template's quality is RED (found by looking it up, not by a refused send). */
+  qualityRed?: boolean;
+}
+
+/**
+ * Returns a function to call as chunks go out: at most once per `templateWatchMs` it looks the template
+ * up in the background and brakes the batch if its quality is RED. The platform's template event does
+ * the same through the ingest service and a signal, but behind a backlog of status events it can come
+ * seconds late at high rates. A failed look-up changes nothing: the event path and the workflow's own
+ * checks still stand.
+ */
+function templateWatcher(deps: ActivityDeps, c: CampaignRow, clock: () => number, brake: Brake): () => void {
+  const every = deps.templateWatchMs ?? 1_000;
+  let nextAt = clock() + every;
+  let busy = false;
+  return () => {
+    if (every <= 0 || busy || clock() < nextAt) return;
+    busy = true;
+    nextAt = clock() + every;
+    checkTemplate(deps, {
+      phoneNumberId: c.phoneNumberId,
+      templateName: c.templateName,
+      templateLanguage: c.templateLanguage,
+    })
+      .then((t) => {
+        if (t.quality !== 'RED' || brake.action) return;
+        brake.action = ErrorAction.PauseTemplate;
+        brake.qualityRed = true;
+        brake.reason = `template ${c.templateName} (${c.templateLanguage}) quality dropped to RED`;
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        busy = false;
+      });
+  };
 }
 
 function activityContext(): Context | undefined {

@@ -336,6 +336,10 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
       case BatchOutcome.Stop:
         requestStop(CampaignState.Failed, batch.reason ?? 'stopped by the platform');
         continue;
+      case BatchOutcome.TemplateQuality:
+        // As for the platform's RED event: pause, and look again after a while.
+        pause(PauseSource.Template, 'template quality dropped to RED', Date.now() + tuning.pausePollMs);
+        continue;
       case BatchOutcome.TemplatePaused:
         s.templatePauses++;
         pause(

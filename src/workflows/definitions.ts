@@ -124,6 +124,8 @@ export enum BatchOutcome {
   TimeSlice = 'time-slice',
   /** The platform paused the template. */
   TemplatePaused = 'template-paused',
+  /** The template's quality turned RED while sending (seen by looking it up). */
+  TemplateQuality = 'template-quality',
   /** Account- or template-level trouble: the campaign must stop. */
   Stop = 'stop',
 }

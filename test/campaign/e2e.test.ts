@@ -164,4 +164,60 @@ describe('campaign end to end', () => {
       expect(firstOf(a.campaignId)).toBeLessThan(lastOf(b.campaignId));
     },
   );
+
+  it(
+    'brakes on its own within about a second when the template turns RED and no event reaches it',
+    { timeout: 120_000 },
+    async () => {
+      // This file runs no ingest service: only the sending batch's own template look-up can brake.
+      const file = path.join(dir, 'red.csv');
+      const rows = Array.from({ length: 1_500 }, (_, i) => `+4917${String(640000000 + i)}`);
+      writeFileSync(file, ['phone', ...rows].join('\n'));
+      await new Promise((resolve) => setTimeout(resolve, TIER_WINDOW_MS + 1_000));
+      const started = await campaigns.start({
+        templateName: 'hello_world',
+        templateLanguage: 'en_US',
+        phoneNumberId: DEMO_PHONE_NUMBER_ID,
+        recipientsFile: file,
+      });
+      const control = async (body: unknown) => {
+        const res = await fetch(`${emulator.url}/_emulator/templates/quality`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        expect(res.ok).toBe(true);
+      };
+      const underWay = async () => {
+        for (;;) {
+          const s = await campaigns.status(started.campaignId);
+          if (s.counts.total - s.counts.pending > 200) return;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      };
+      await underWay();
+      // RED, but still sendable (FLAGGED): nothing refuses the sends, so the engine must notice by itself.
+      const redAt = Date.now();
+      await control({ name: 'hello_world', language: 'en_US', quality: 'RED', status: 'FLAGGED' });
+      try {
+        let paused = await campaigns.status(started.campaignId);
+        while (paused.state !== 'paused') {
+          expect(Date.now() - redAt).toBeLessThan(30_000);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          paused = await campaigns.status(started.campaignId);
+        }
+        expect(paused.reason).toMatch(/RED/);
+        const after = (await fetchSendLog(emulator.url, DEMO_PHONE_NUMBER_ID)).filter(
+          (s) => s.bizOpaqueCallbackData?.includes(started.campaignId) && s.acceptedAtMs > redAt,
+        ).length;
+        // One look-up a second, plus what was already claimed: about a second's worth at most.
+        expect(after).toBeLessThanOrEqual(MPS * 1.5);
+        expect(paused.counts.pending).toBeGreaterThan(0);
+        const cancelled = await campaigns.cancel(started.campaignId, 'template quality');
+        expect(cancelled.state).toBe('cancelled');
+      } finally {
+        await control({ name: 'hello_world', language: 'en_US', quality: 'GREEN', status: 'APPROVED' });
+      }
+    },
+  );
 });
