@@ -18,7 +18,14 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/client';
 import { updateNumber } from '../../src/db/numbers';
 import { num, queryRows } from '../../src/db/query';
 import { auditSendLog, fetchSendLog, type LoggedSend } from '../../src/devtools/send-log-audit';
-import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN, startEmulator, type EmulatorHandle } from '../../src/emulator';
+import {
+  DEMO_PHONE_NUMBER_ID,
+  DEMO_TOPIC_ARN,
+  demoWabas,
+  startEmulator,
+  type EmulatorConfig,
+  type EmulatorHandle,
+} from '../../src/emulator';
 import { createSocialMessagingClient } from '../../src/platform/aws-client';
 import { parseBizOpaqueCallbackData } from '../../src/shared/ids';
 import { logger } from '../../src/shared/logger';
@@ -27,18 +34,6 @@ import { freePort } from '../helpers/net';
 
 export const quiet = logger.child({}, { level: 'error' });
 
-export { freePort };
-export {
-  BIN,
-  GiveUp,
-  sleep,
-  spawnChild,
-  startServiceProcess,
-  startWorkerProcess,
-  until,
-  type ChildHandle,
-  type WorkerSettings,
-} from '../helpers/services';
 import {
   sleep,
   startServiceProcess,
@@ -134,9 +129,8 @@ export class Supervised {
 export interface CrashRigOptions {
   label: string;
   databaseUrl: string;
-  temporalAddress: string;
-  /** Client for starting campaigns. */
-  temporal: Client;
+  /** The Temporal server: its address (for the services) and a client (for starting campaigns). */
+  temporal: { address: string; client: Client };
   mps: number;
 }
 
@@ -167,6 +161,7 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig>
   const taskQueue = `crash-${options.label}-${randomUUID()}`;
   const emulator = await startEmulator({
     config: {
+      wabas: worldWabas(),
       apiQuotas: { sendMessagePerSecond: 0 },
       rules: {
         throughputMps: options.mps,
@@ -179,7 +174,8 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig>
     logger: quiet,
   });
   const database = await openDatabase({ url: options.databaseUrl, maxConnections: 10 });
-  await updateNumber(database.db, DEMO_PHONE_NUMBER_ID, { mps: options.mps, tierLimit: null });
+  for (const id of [DEMO_PHONE_NUMBER_ID, SECOND_PHONE_NUMBER_ID])
+    await updateNumber(database.db, id, { mps: options.mps, tierLimit: null });
   // The client in this process (preflight look-ups) speaks to the emulator like the services do.
   process.env.AWS_ENDPOINT_URL_SOCIALMESSAGING = emulator.url;
   process.env.AWS_REGION ??= 'us-east-1';
@@ -188,12 +184,12 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig>
   const socialMessaging = createSocialMessagingClient();
   const campaigns = new CampaignClient({
     db: database.db,
-    temporal: options.temporal,
+    temporal: options.temporal.client,
     socialMessaging,
     taskQueue,
   });
   const settings: WorkerSettings = {
-    temporalAddress: options.temporalAddress,
+    temporalAddress: options.temporal.address,
     databaseUrl: options.databaseUrl,
     emulatorUrl: emulator.url,
     taskQueue,
@@ -238,6 +234,25 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig>
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A second sending number in the demo WABA, so tests can run campaigns on two numbers at once. */
+export const SECOND_PHONE_NUMBER_ID = 'phone-number-id-00000000000000000000000000000002';
+
+/** The demo world with {@link SECOND_PHONE_NUMBER_ID} added to its WABA. */
+function worldWabas(): NonNullable<EmulatorConfig['wabas']> {
+  const [waba, ...rest] = demoWabas() as { phoneNumbers: Record<string, unknown>[] }[];
+  if (!waba) throw new Error('the demo world has no WABA');
+  const [first] = waba.phoneNumbers;
+  const second = {
+    ...first,
+    id: SECOND_PHONE_NUMBER_ID,
+    metaPhoneNumberId: '106540352242999',
+    displayPhoneNumber: '+1 555-010-0099',
+  };
+  return [{ ...waba, phoneNumbers: [...waba.phoneNumbers, second] }, ...rest] as NonNullable<
+    EmulatorConfig['wabas']
+  >;
 }
 
 /** A valid German mobile number, distinct for each `i`. */
@@ -508,4 +523,22 @@ export async function finishCampaignPair(
   );
   expect({ worker: rig.worker.crashes, ingest: rig.ingest.crashes }).toEqual({ worker: 0, ingest: 0 });
   return { strict, lenient };
+}
+
+/**
+ * The opening every crash test shares: the worker started and healthy, then the two campaigns. Returns
+ * them with the run's timeline.
+ */
+export async function beginCrashRun(
+  rig: CrashRig,
+  label: string,
+  sizes: { atMostOnce: number; atLeastOnce: number },
+  tuning: Partial<CampaignTuning>,
+): Promise<{ pair: CampaignPair; mark: (what: string) => void }> {
+  const mark = timeline(label);
+  await rig.worker.start();
+  mark('worker healthy');
+  const pair = await startCampaignPair(rig, sizes, tuning);
+  mark('campaigns started');
+  return { pair, mark };
 }

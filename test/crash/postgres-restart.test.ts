@@ -10,15 +10,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import postgres from 'postgres';
 import { startPostgres, type PostgresServer } from '../helpers/postgres';
 import { createDevServerEnv } from '../helpers/temporal';
-import {
-  sleep,
-  startCrashRig,
-  timeline,
-  untilUnderWay,
-  finishCampaignPair,
-  startCampaignPair,
-  type CrashRig,
-} from './harness';
+import { sleep } from '../helpers/services';
+import { startCrashRig, untilUnderWay, finishCampaignPair, beginCrashRun, type CrashRig } from './harness';
 
 const MPS = 300;
 const AT_MOST_ONCE = 600;
@@ -39,8 +32,7 @@ beforeAll(async () => {
   rig = await startCrashRig({
     label: 'pg',
     databaseUrl: url.toString(),
-    temporalAddress: env.address,
-    temporal: env.client,
+    temporal: env,
     mps: MPS,
   });
 });
@@ -53,15 +45,12 @@ afterAll(async () => {
 
 describe('PostgreSQL restarted mid-campaign', () => {
   it('completes both campaigns with nobody lost and no uncounted duplicate', async () => {
-    const mark = timeline('postgres');
-    await rig.worker.start();
-    mark('worker healthy');
-    const pair = await startCampaignPair(
+    const { pair, mark } = await beginCrashRun(
       rig,
+      'postgres',
       { atMostOnce: AT_MOST_ONCE, atLeastOnce: AT_LEAST_ONCE },
       TUNING,
     );
-    mark('campaigns started');
     const target = Math.round((0.3 + Math.random() * 0.2) * pair.total);
     await untilUnderWay(rig.database.db, pair.ids, target);
     mark(`${target} under way`);

@@ -10,21 +10,10 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
+import { freePort } from '../helpers/net';
+import { GiveUp, sleep, spawnChild, until, type ChildHandle } from '../helpers/services';
 import { getProvisionedServer } from '../helpers/temporal';
-import {
-  freePort,
-  GiveUp,
-  sleep,
-  spawnChild,
-  startCrashRig,
-  timeline,
-  until,
-  untilUnderWay,
-  finishCampaignPair,
-  startCampaignPair,
-  type ChildHandle,
-  type CrashRig,
-} from './harness';
+import { startCrashRig, untilUnderWay, finishCampaignPair, beginCrashRun, type CrashRig } from './harness';
 
 const MPS = 300;
 const AT_MOST_ONCE = 600;
@@ -109,8 +98,7 @@ beforeAll(async () => {
   rig = await startCrashRig({
     label: 'temporal',
     databaseUrl: database.url,
-    temporalAddress: temporal.address,
-    temporal: new Client({ connection }),
+    temporal: { address: temporal.address, client: new Client({ connection }) },
     mps: MPS,
   });
 });
@@ -125,15 +113,12 @@ afterAll(async () => {
 
 describe('Temporal dev server (file-backed) killed and restarted mid-campaign', () => {
   it('completes both campaigns with nobody lost and no uncounted duplicate', async () => {
-    const mark = timeline('temporal');
-    await rig.worker.start();
-    mark('worker healthy');
-    const pair = await startCampaignPair(
+    const { pair, mark } = await beginCrashRun(
       rig,
+      'temporal',
       { atMostOnce: AT_MOST_ONCE, atLeastOnce: AT_LEAST_ONCE },
       TUNING,
     );
-    mark('campaigns started');
     const target = Math.round((0.25 + Math.random() * 0.2) * pair.total);
     await untilUnderWay(rig.database.db, pair.ids, target);
     mark(`${target} under way`);

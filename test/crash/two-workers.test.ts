@@ -1,8 +1,9 @@
 /**
- * Two worker processes on the same task queue, sharing the database and the number: the campaigns'
+ * Two worker processes on the same task queue, sharing the database and the numbers: the campaigns'
  * send activities land on both, and pacing and budgets stay exact because every send slot and every tier
- * grant is claimed in PostgreSQL, not in a worker's memory. Neither worker may push the number past its
+ * grant is claimed in PostgreSQL, not in a worker's memory. Neither worker may push a number past its
  * MPS (the emulator refuses with 130429 if any one second holds more), and each recipient is sent once.
+ * Two campaigns share the demo number while a third runs on a second number at the same time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -13,11 +14,14 @@ import {
   startCampaignPair,
   startCrashRig,
   timeline,
+  SECOND_PHONE_NUMBER_ID,
+  verifyCampaign,
   type CrashRig,
   type Supervised,
 } from './harness';
 
 const MPS = 300;
+const OTHER_NUMBER = 600;
 // Short time slices: many activities, scheduled on whichever worker polls first.
 const TUNING = { ambiguityWaitMs: 2_000, batchMaxMs: 1_500 };
 
@@ -31,8 +35,7 @@ beforeAll(async () => {
   rig = await startCrashRig({
     label: 'two',
     databaseUrl: database.url,
-    temporalAddress: env.address,
-    temporal: env.client,
+    temporal: env,
     mps: MPS,
   });
   second = rig.addWorker('second worker');
@@ -51,7 +54,21 @@ describe('two workers on one task queue', () => {
     await Promise.all([rig.worker.start(), second.start()]);
     mark('both workers healthy');
     const pair = await startCampaignPair(rig, { atMostOnce: 900, atLeastOnce: 600 }, TUNING);
+    const other = await rig.campaigns.start({
+      templateName: 'spring_sale',
+      templateLanguage: 'en_US',
+      phoneNumberId: SECOND_PHONE_NUMBER_ID,
+      recipientsFile: rig.recipientsFile('second-number', 200_000, OTHER_NUMBER),
+      tuning: TUNING,
+    });
     await finishCampaignPair(rig, pair, 'two', 'two workers');
+    await rig.campaigns.waitForEnd(other.campaignId);
+    const otherVerdict = await verifyCampaign(rig, other.campaignId, {
+      total: OTHER_NUMBER,
+      policy: 'at-most-once',
+      mps: MPS,
+    });
+    expect(otherVerdict.sends).toBe(OTHER_NUMBER);
     const sentBy = [
       await rig.worker.metric('wa_sends_total', { outcome: 'sent' }),
       await second.metric('wa_sends_total', { outcome: 'sent' }),
@@ -59,7 +76,7 @@ describe('two workers on one task queue', () => {
     console.info(`[crash:two] sends by worker: ${sentBy.join(' + ')}`);
     // Both took part, and between them they sent exactly the campaigns' recipients.
     expect(Math.min(...sentBy)).toBeGreaterThan(0);
-    expect(sentBy[0]! + sentBy[1]!).toBe(pair.total);
+    expect(sentBy[0]! + sentBy[1]!).toBe(pair.total + OTHER_NUMBER);
     expect(second.crashes).toBe(0);
   }, 240_000);
 });

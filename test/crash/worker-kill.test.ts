@@ -8,14 +8,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
+import { sleep } from '../helpers/services';
 import { createDevServerEnv } from '../helpers/temporal';
 import {
   finishCampaignPair,
   randomKillPoints,
-  sleep,
-  startCampaignPair,
+  beginCrashRun,
   startCrashRig,
-  timeline,
   untilUnderWay,
   type CrashRig,
 } from './harness';
@@ -37,8 +36,7 @@ beforeAll(async () => {
   rig = await startCrashRig({
     label: 'kill',
     databaseUrl: database.url,
-    temporalAddress: env.address,
-    temporal: env.client,
+    temporal: env,
     mps: MPS,
   });
 });
@@ -51,15 +49,12 @@ afterAll(async () => {
 
 describe('worker killed with SIGKILL three times mid-campaign', () => {
   it('completes both campaigns with nobody lost and no uncounted duplicate', async () => {
-    const mark = timeline('kill');
-    await rig.worker.start();
-    mark('worker healthy');
-    const pair = await startCampaignPair(
+    const { pair, mark } = await beginCrashRun(
       rig,
+      'kill',
       { atMostOnce: AT_MOST_ONCE, atLeastOnce: AT_LEAST_ONCE },
       TUNING,
     );
-    mark('campaigns started');
     const points = randomKillPoints([
       [0.1, 0.3],
       [0.4, 0.6],
