@@ -37,6 +37,7 @@ import {
   fetchRejections,
   quietLogger,
   round,
+  runAsScript,
   startBenchCampaign,
   withBenchEngine,
   withBenchHarness,
@@ -211,11 +212,4 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-if (require.main === module) {
-  benchBrake()
-    .then((rows) => console.table(rows))
-    .catch((err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    });
-}
+if (require.main === module) runAsScript(benchBrake);

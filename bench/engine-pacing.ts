@@ -307,11 +307,14 @@ export const quietLogger = logger.child({ level: 'warn' });
 
 const silentLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-if (require.main === module) {
-  benchEnginePacing()
+/** Runs a benchmark section as a script (`tsx bench/<file>.ts`): prints its table, exits 1 on failure. */
+export function runAsScript(section: () => Promise<BenchRow[]>): void {
+  section()
     .then((rows) => console.table(rows))
     .catch((err: unknown) => {
       console.error(err);
       process.exit(1);
     });
 }
+
+if (require.main === module) runAsScript(benchEnginePacing);

@@ -26,6 +26,7 @@ import {
   historyEvents,
   phone,
   round,
+  runAsScript,
   withBenchHarness,
   worldAt,
   type BenchRow,
@@ -180,11 +181,4 @@ async function measure(
   }
 }
 
-if (require.main === module) {
-  benchScale()
-    .then((rows) => console.table(rows))
-    .catch((err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    });
-}
+if (require.main === module) runAsScript(benchScale);

@@ -33,6 +33,7 @@ import { startEmulatorProcess } from './emulator-process';
 import {
   fetchRejections,
   round,
+  runAsScript,
   startBenchCampaign,
   withBenchEngine,
   withBenchHarness,
@@ -166,11 +167,4 @@ function tierFromEnv(): Tier {
   return tier;
 }
 
-if (require.main === module) {
-  benchTierBudget()
-    .then((rows) => console.table(rows))
-    .catch((err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    });
-}
+if (require.main === module) runAsScript(benchTierBudget);
