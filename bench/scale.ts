@@ -7,7 +7,8 @@
  * rate with a million-row list, the worker's CPU-seconds and the Temporal history events per 1,000
  * messages, and whether the worker's memory stays flat while the list is worked through.
  *
- * Run alone: `tsx bench/scale.ts` (BENCH_SCALE_RECIPIENTS changes the list size).
+ * Run alone: `tsx bench/scale.ts` (BENCH_SCALE_RECIPIENTS changes the list size). WA_SERVICE_NODE_OPTIONS
+ * passes Node flags to the worker process only, e.g. `--max-old-space-size=256` to trade rate for memory.
  */
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';

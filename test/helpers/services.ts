@@ -112,6 +112,8 @@ export async function startServiceProcess(
 ): Promise<ChildHandle> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    // Node flags for the service alone (e.g. a heap limit to measure its memory against its rate).
+    ...(process.env.WA_SERVICE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WA_SERVICE_NODE_OPTIONS } : {}),
     TEMPORAL_ADDRESS: settings.temporalAddress,
     TEMPORAL_NAMESPACE: 'default',
     DATABASE_URL: settings.databaseUrl,
