@@ -46,6 +46,8 @@ interface PreparedChunk {
   lastSlotLocalMs: number;
   /** Users this chunk took tier budget for, with the reach time recorded for each. */
   reachAt: Map<string, number>;
+  /** How late after its slot a message of this chunk may still leave (the rate was set for it). */
+  graceMs: number;
 }
 
 const CUSTOMER_SERVICE_WINDOW_MS = 24 * 3600_000;
@@ -63,8 +65,13 @@ const REACH_SLACK_MS = 20;
 /** A tier budget that frees up within this long is waited for here, not by a workflow timer. */
 const BUDGET_WAIT_IN_PROCESS_MS = 2_000;
 const NUMBER_REFRESH_MS = 1_000;
-/** A message may leave at most this long after its slot; later, it goes back for a new one. */
-const LATE_GRACE_MS = 10;
+/**
+ * A message may leave at most its chunk's grace after its slot; later, it goes back for a new one. The
+ * grace is at least this, and grows with the lateness actually seen (a starved event loop, an embedded
+ * database blocking it), so a slow process sends at a lower rate instead of sending back nearly everything.
+ */
+const MIN_LATE_GRACE_MS = 10;
+const MAX_LATE_GRACE_MS = 250;
 /**
  * The platform accepts a message somewhere between our dispatch and its answer, so the pacer allows for
  * the longest recent request latency (plus clock mapping error): at least this much,
@@ -85,8 +92,8 @@ const CLAIM_LEAD_MS = 5;
  * floor(rate × (1 s + grace + jitter)) + 1 of them, which stays within the MPS while
  * rate × (1 s + grace + jitter) < MPS.
  */
-function effectiveSafety(mps: number, configured: number, jitterMs: number): number {
-  const bound = 1 / (1 + (LATE_GRACE_MS + jitterMs) / 1000);
+function effectiveSafety(mps: number, configured: number, jitterMs: number, graceMs: number): number {
+  const bound = 1 / (1 + (graceMs + jitterMs) / 1000);
   return Math.min(configured, bound * (1 - 0.5 / Math.max(mps, 1)));
 }
 const MAX_RATE_LIMIT_TRIES = 10;
@@ -135,8 +142,13 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
   // Worst request latency lately (ms): how late after dispatch the platform may count a message.
   let jitterMs = INITIAL_ACCEPT_JITTER_MS;
   let chunkWorstLatencyMs = 0;
+  // Lateness allowed to the next chunk's messages, and the lateness of messages since it was last set.
+  // It follows what most messages see (the 80th percentile), not a single pause: a pause sends a few
+  // messages back, a starved process would send back nearly all of them.
+  let graceMs = MIN_LATE_GRACE_MS;
+  let lateness: number[] = [];
   const applyRate = () => {
-    const rate = Math.max(0.1, number.mps * effectiveSafety(number.mps, paceSafety, jitterMs));
+    const rate = Math.max(0.1, number.mps * effectiveSafety(number.mps, paceSafety, jitterMs, graceMs));
     intervalMs = 1000 / rate;
     chunkSize = Math.max(1, Math.min(500, Math.round(rate * CHUNK_SECONDS)));
   };
@@ -175,6 +187,15 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       if (chunkWorstLatencyMs > 0) {
         jitterMs = Math.max(MIN_ACCEPT_JITTER_MS, chunkWorstLatencyMs, jitterMs * JITTER_DECAY);
         chunkWorstLatencyMs = 0;
+      }
+      if (lateness.length > 0) {
+        lateness.sort((a, b) => a - b);
+        const typical = lateness[Math.floor(lateness.length * 0.8)] ?? 0;
+        graceMs = Math.min(
+          MAX_LATE_GRACE_MS,
+          Math.max(MIN_LATE_GRACE_MS, typical * 1.25, graceMs * JITTER_DECAY),
+        );
+        lateness = [];
       }
       applyRate();
       const freeOnly = budgetSpent
@@ -237,11 +258,11 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       });
       await extendReach(db, scopeKey, later);
       for (const l of later) reachAt.set(l.phone, l.atMs);
-      return { rows, sendAtMs, lastSlotLocalMs, reachAt };
+      return { rows, sendAtMs, lastSlotLocalMs, reachAt, graceMs };
     }
   };
 
-  // Each message leaves at or after its slot and at most LATE_GRACE_MS after it; one that would be later
+  // Each message leaves at or after its slot and at most its chunk's grace after it; one that would be later
   // (a stalled event loop, a slow preparation) goes back for a fresh slot instead of crowding the next
   // claimer's. The safety factor above is derived from exactly this bound.
   const dispatch = async (chunk: PreparedChunk): Promise<SendOutcome[]> => {
@@ -251,13 +272,15 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       const row = chunk.rows[i]!;
       const slot = chunk.sendAtMs[i] ?? 0;
       for (let wait = slot - clock(); wait > 0; wait = slot - clock()) await sleep(Math.ceil(wait));
-      if (clock() - slot > LATE_GRACE_MS || brake.action || ctx?.cancellationSignal.aborted) {
+      const late = clock() - slot;
+      lateness.push(late);
+      if (late > chunk.graceMs || brake.action || ctx?.cancellationSignal.aborted) {
         inFlight.push(Promise.resolve({ kind: 'not-sent' }));
         continue;
       }
       const dispatchedAt = clock();
       inFlight.push(
-        sendOne(deps, campaign, row, slot + LATE_GRACE_MS, clock).then((outcome) => {
+        sendOne(deps, campaign, row, slot + chunk.graceMs, clock).then((outcome) => {
           const at = clock();
           answeredAt[i] = at;
           chunkWorstLatencyMs = Math.max(chunkWorstLatencyMs, at - dispatchedAt);
