@@ -10,7 +10,7 @@ import { extendReach, reserveReach } from '../db/tier';
 import { num, queryRows, toMs, ts } from '../db/query';
 import { buildTemplateMessage } from '../platform/message';
 import { bizOpaqueCallbackData } from '../shared/ids';
-import { ErrorAction, backoffSeconds } from '../shared/meta-errors';
+import { ErrorAction, retryAtFor } from '../shared/meta-errors';
 import { msUntilOpen, type SendWindow } from '../shared/send-window';
 import { sendsTotal } from '../shared/metrics';
 import { BatchOutcome, DEFAULT_CAMPAIGN_TUNING, type BatchSummary } from '../workflows/definitions';
@@ -38,13 +38,22 @@ interface DueRow {
   timezone: string | null;
 }
 
+/** What went out of a chunk: each row's outcome and, for rows sent, when the answer came (local clock). */
+interface Dispatched {
+  outcomes: SendOutcome[];
+  answeredAt: number[];
+}
+
 /** A chunk whose intent is recorded and whose slots are claimed, ready to dispatch. */
 interface PreparedChunk {
   rows: DueRow[];
+  /** Attempts of each row, this one included (by seq). */
+  attempts: Map<number, number>;
   /** Local-clock time of each row's slot. */
   sendAtMs: number[];
   lastSlotLocalMs: number;
-  /** Users this chunk took tier budget for, with the reach time recorded for each. */
+  /** Tier budget scope, and the users this chunk took budget for with the reach time recorded for each. */
+  scopeKey: string;
   reachAt: Map<string, number>;
   /** How late after its slot a message of this chunk may still leave (the rate was set for it). */
   graceMs: number;
@@ -96,9 +105,6 @@ function effectiveSafety(mps: number, configured: number, jitterMs: number, grac
   const bound = 1 / (1 + (graceMs + jitterMs) / 1000);
   return Math.min(configured, bound * (1 - 0.5 / Math.max(mps, 1)));
 }
-const MAX_RATE_LIMIT_TRIES = 10;
-const MAX_TRANSIENT_TRIES = 8;
-const MAX_NEXT_DAY_TRIES = 3;
 
 const BRAKES = new Set([ErrorAction.PauseTemplate, ErrorAction.StopTemplate, ErrorAction.StopCampaign]);
 
@@ -165,7 +171,7 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
     outcome: BatchOutcome.NothingDue,
   };
   const brake: Brake = {};
-  const watchTemplate = templateWatcher(deps, campaign, clock, brake);
+  const watchTemplate = templateWatcher(deps, campaign, () => number.wabaId ?? undefined, clock, brake);
   let budgetResetsAt: number | undefined;
   let budgetSpent = false;
   let timeSliceOver = false;
@@ -215,11 +221,9 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       // claimed last, just before dispatch, so no claimed slot waits on the database; until then the
       // run's end is estimated from our own previous claim and corrected below if others claimed since.
       const scopeKey = tierScopeKey(number);
-      const estimatedLastMs =
-        Math.max(clock() + CLAIM_LEAD_MS, lastClaimEndLocalMs) + (allowed.length - 1) * intervalMs;
+      const estimatedFirstMs = Math.max(clock() + CLAIM_LEAD_MS, lastClaimEndLocalMs);
       // Each user's reach time is the latest its send can happen: its place in the run (rows dropped
       // below only move the others earlier) plus the slack.
-      const estimatedFirstMs = estimatedLastMs - (allowed.length - 1) * intervalMs;
       const needBudget = allowed.flatMap((r, i) =>
         open.has(r.phone) ? [] : [{ phone: r.phone, at: estimatedFirstMs + i * intervalMs + REACH_SLACK_MS }],
       );
@@ -240,8 +244,8 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       if (rows.length === 0) continue;
 
       // Only rows this attempt really claimed are sent: a stale attempt of the same batch may hold others.
-      const claimed = await recordIntent(db, campaign.id, rows, clock());
-      rows = rows.filter((r) => claimed.has(r.seq));
+      const attempts = await recordIntent(db, campaign.id, rows, clock());
+      rows = rows.filter((r) => attempts.has(r.seq));
       if (rows.length === 0) continue;
       const claim = await claimSlots(db, number.phoneNumberId, rows.length, intervalMs, CLAIM_LEAD_MS);
       // Slots are on the database clock (shared by all workers); everything else uses the local clock.
@@ -258,14 +262,14 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
       });
       await extendReach(db, scopeKey, later);
       for (const l of later) reachAt.set(l.phone, l.atMs);
-      return { rows, sendAtMs, lastSlotLocalMs, reachAt, graceMs };
+      return { rows, attempts, sendAtMs, lastSlotLocalMs, scopeKey, reachAt, graceMs };
     }
   };
 
   // Each message leaves at or after its slot and at most its chunk's grace after it; one that would be later
   // (a stalled event loop, a slow preparation) goes back for a fresh slot instead of crowding the next
   // claimer's. The safety factor above is derived from exactly this bound.
-  const dispatch = async (chunk: PreparedChunk): Promise<SendOutcome[]> => {
+  const dispatch = async (chunk: PreparedChunk): Promise<Dispatched> => {
     const inFlight: Promise<SendOutcome>[] = [];
     const answeredAt: number[] = [];
     for (let i = 0; i < chunk.rows.length; i++) {
@@ -290,32 +294,41 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
         }),
       );
     }
-    const outcomes = await Promise.all(inFlight);
-    // An answer after the reach time recorded for its user: the platform may have counted the user that
-    // late, so the ledger must too.
-    const late = chunk.rows.flatMap((r, i) => {
-      const atMs = answeredAt[i];
-      const recorded = chunk.reachAt.get(r.phone);
-      return atMs !== undefined && recorded !== undefined && atMs > recorded
-        ? [{ phone: r.phone, atMs }]
-        : [];
-    });
-    await extendReach(db, tierScopeKey(number), late);
-    return outcomes;
+    return { outcomes: await Promise.all(inFlight), answeredAt };
   };
 
   // Chunks overlap: the next one is prepared while this one goes out, and goes out while this one's
   // outcomes are written, so the number's timeline has no gaps. Outcomes are written in order.
   let recording: Promise<void> = Promise.resolve();
   let recordError: Error | undefined;
-  const record = (chunk: PreparedChunk, sending: Promise<SendOutcome[]>) => {
+  const record = (chunk: PreparedChunk, sending: Promise<Dispatched>) => {
     recording = recording
       .then(async () => {
-        const outcomes = await sending;
+        const { outcomes, answeredAt } = await sending;
+        // An answer after the reach time recorded for its user: the platform may have counted the user
+        // that late, so the ledger must too.
+        const late = chunk.rows.flatMap((r, i) => {
+          const atMs = answeredAt[i];
+          const recorded = chunk.reachAt.get(r.phone);
+          return atMs !== undefined && recorded !== undefined && atMs > recorded
+            ? [{ phone: r.phone, atMs }]
+            : [];
+        });
+        await extendReach(db, chunk.scopeKey, late);
         const putBack = outcomes.filter((o) => o.kind === 'not-sent').length;
         const dispatched = chunk.rows.length - putBack;
         sendCapacity = putBack > 0 && !brake.action ? Math.max(1, dispatched * 1.1) : sendCapacity * 1.5;
-        await recordOutcomes(deps, campaign, number, chunk.rows, outcomes, summary, brake, clock());
+        await recordOutcomes(
+          deps,
+          campaign,
+          number,
+          chunk.rows,
+          chunk.attempts,
+          outcomes,
+          summary,
+          brake,
+          clock(),
+        );
         ctx?.heartbeat({ sent: summary.sent, failed: summary.failed });
       })
       .catch((err: unknown) => {
@@ -416,7 +429,13 @@ interface Brake {
  * seconds late at high rates. A failed look-up changes nothing: the event path and the workflow's own
  * checks still stand.
  */
-function templateWatcher(deps: ActivityDeps, c: CampaignRow, clock: () => number, brake: Brake): () => void {
+function templateWatcher(
+  deps: ActivityDeps,
+  c: CampaignRow,
+  wabaIdOf: () => string | undefined,
+  clock: () => number,
+  brake: Brake,
+): () => void {
   const every = deps.templateWatchMs ?? 1_000;
   let nextAt = clock() + every;
   let busy = false;
@@ -428,6 +447,7 @@ function templateWatcher(deps: ActivityDeps, c: CampaignRow, clock: () => number
       phoneNumberId: c.phoneNumberId,
       templateName: c.templateName,
       templateLanguage: c.templateLanguage,
+      wabaId: wabaIdOf(),
     })
       .then((t) => {
         if (t.quality !== 'RED' || brake.action) return;
@@ -588,24 +608,24 @@ async function openServiceWindows(
   return new Set(open.map((r) => r.phone));
 }
 
-/** Marks rows `sending` if they are still `pending`, and returns the ones this call claimed. */
+/** Marks rows `sending` if they are still `pending`; returns the rows this call claimed with their attempts. */
 async function recordIntent(
   db: Database,
   campaignId: string,
   rows: DueRow[],
   nowMs: number,
-): Promise<Set<number>> {
+): Promise<Map<number, number>> {
   const seqs = sql.join(
     rows.map((r) => sql`${r.seq}`),
     sql`, `,
   );
-  const claimed = await queryRows<{ seq: unknown }>(
+  const claimed = await queryRows<{ seq: unknown; attempts: unknown }>(
     db,
     sql`update recipients set state = 'sending', sending_since = ${ts(nowMs)}, attempts = attempts + 1,
         updated_at = now() where campaign_id = ${campaignId} and seq in (${seqs}) and state = 'pending'
-        returning seq`,
+        returning seq, attempts`,
   );
-  return new Set(claimed.map((r) => num(r.seq)));
+  return new Map(claimed.map((r) => [num(r.seq), num(r.attempts)]));
 }
 
 async function revertIntent(db: Database, campaignId: string, rows: DueRow[]): Promise<void> {
@@ -683,24 +703,13 @@ async function recordOutcomes(
   c: CampaignRow,
   number: NumberRow,
   rows: DueRow[],
+  attemptsBySeq: Map<number, number>,
   outcomes: SendOutcome[],
   summary: BatchSummary,
-  brake: { code?: number; reason?: string; action?: ErrorAction },
+  brake: Brake,
   nowMs: number,
 ): Promise<void> {
   const { db } = deps;
-  const attemptsBySeq = new Map(
-    (
-      await queryRows<{ seq: number; attempts: number }>(
-        db,
-        sql`select seq, attempts from recipients where campaign_id = ${c.id}
-            and seq in (${sql.join(
-              rows.map((r) => sql`${r.seq}`),
-              sql`, `,
-            )})`,
-      )
-    ).map((r) => [num(r.seq), num(r.attempts)]),
-  );
   const deadlineMs = c.deadline?.getTime();
   const updates: RowUpdate[] = [];
   const suppress: string[] = [];
@@ -734,17 +743,15 @@ async function recordOutcomes(
     switch (outcome.action) {
       case ErrorAction.RetryBackoff:
         if (outcome.code === 130429) throttled = true;
-        if (attempts < MAX_RATE_LIMIT_TRIES) retryAt = nowMs + backoffSeconds(attempts - 1) * 1000;
+        retryAt = retryAtFor(outcome.action, attempts, nowMs);
         break;
       case ErrorAction.WaitUpgrade:
         upgrading = true;
-        if (attempts < MAX_RATE_LIMIT_TRIES) retryAt = nowMs + 60_000;
+        retryAt = retryAtFor(outcome.action, attempts, nowMs);
         break;
       case ErrorAction.RetryTransient:
-        if (attempts < MAX_TRANSIENT_TRIES) retryAt = nowMs + Math.min(2 ** attempts, 300) * 1000;
-        break;
       case ErrorAction.RetryNextDay:
-        if (attempts < MAX_NEXT_DAY_TRIES) retryAt = nowMs + 24 * 3600_000 + 60_000;
+        retryAt = retryAtFor(outcome.action, attempts, nowMs);
         break;
       case ErrorAction.Ambiguous:
         summary.ambiguous++;

@@ -8,6 +8,8 @@ export interface CheckTemplateInput {
   phoneNumberId: string;
   templateName: string;
   templateLanguage: string;
+  /** The number's WABA when the caller knows it already (saves looking the number up). */
+  wabaId?: string;
 }
 
 export interface CheckTemplateResult {
@@ -23,8 +25,7 @@ export async function checkTemplate(
   deps: ActivityDeps,
   input: CheckTemplateInput,
 ): Promise<CheckTemplateResult> {
-  const number = await ensureNumber(deps.db, input.phoneNumberId);
-  let wabaId = number.wabaId;
+  let wabaId = input.wabaId ?? (await ensureNumber(deps.db, input.phoneNumberId)).wabaId;
   if (!wabaId) {
     wabaId = await wabaIdForNumber(deps.socialMessaging, input.phoneNumberId);
     await deps.db.update(numbers).set({ wabaId }).where(eq(numbers.phoneNumberId, input.phoneNumberId));

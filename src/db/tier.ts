@@ -34,11 +34,9 @@ export interface ReachGrant {
 export async function reserveReach(db: Database, req: ReachRequest): Promise<ReachGrant> {
   if (req.phones.length === 0) return { granted: [], denied: [], used: 0 };
   const times = req.reachAtMs;
-  const byPhone =
-    typeof times === 'number'
-      ? undefined
-      : new Map(req.phones.map((p, i) => [p, times[i] ?? Math.max(...times)]));
   const latest = typeof times === 'number' ? times : Math.max(...times);
+  const byPhone =
+    typeof times === 'number' ? undefined : new Map(req.phones.map((p, i) => [p, times[i] ?? latest]));
   const reachAt = (phone: string) => byPhone?.get(phone) ?? latest;
   return db.transaction(async (tx) => {
     const since = ts(req.nowMs - req.windowMs);

@@ -97,3 +97,35 @@ export function describeCode(code: number): string {
       return `platform error ${code}`;
   }
 }
+
+/** Tries a recipient gets for each kind of retry, counting the first send. */
+const MAX_RATE_LIMIT_TRIES = 10;
+const MAX_TRANSIENT_TRIES = 8;
+const MAX_NEXT_DAY_TRIES = 3;
+
+/**
+ * When a recipient whose send failed with `action` is tried again (epoch ms), or undefined when its tries
+ * are used up or the action is not retried. `attempts` counts the send that failed. Next-day retries count
+ * from `nextDayFromMs` (when the daily cap was hit), a minute past Meta's 24 h for clock differences. The
+ * send activity and the ingest service (failed statuses) share this schedule, so a code means the same
+ * whichever way it arrives.
+ */
+export function retryAtFor(
+  action: ErrorAction,
+  attempts: number,
+  nowMs: number,
+  nextDayFromMs = nowMs,
+): number | undefined {
+  switch (action) {
+    case ErrorAction.RetryBackoff:
+      return attempts < MAX_RATE_LIMIT_TRIES ? nowMs + backoffSeconds(attempts - 1) * 1000 : undefined;
+    case ErrorAction.WaitUpgrade:
+      return attempts < MAX_RATE_LIMIT_TRIES ? nowMs + 60_000 : undefined;
+    case ErrorAction.RetryTransient:
+      return attempts < MAX_TRANSIENT_TRIES ? nowMs + Math.min(2 ** attempts, 300) * 1000 : undefined;
+    case ErrorAction.RetryNextDay:
+      return attempts < MAX_NEXT_DAY_TRIES ? nextDayFromMs + 24 * 3600_000 + 60_000 : undefined;
+    default:
+      return undefined;
+  }
+}

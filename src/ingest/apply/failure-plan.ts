@@ -1,11 +1,4 @@
-import { ErrorAction, backoffSeconds } from '../../shared/meta-errors';
-
-// The same retry budgets the send activity applies to errors it gets synchronously, so a code means the
-// same thing whichever way it arrives.
-const MAX_RATE_LIMIT_TRIES = 10;
-const MAX_TRANSIENT_TRIES = 8;
-const MAX_NEXT_DAY_TRIES = 3;
-const DAY_MS = 24 * 3600_000;
+import { ErrorAction, retryAtFor } from '../../shared/meta-errors';
 
 export interface FailureFacts {
   action: ErrorAction;
@@ -29,21 +22,9 @@ export interface FailurePlan {
 }
 
 function retryAt(f: FailureFacts): number | undefined {
-  switch (f.action) {
-    case ErrorAction.RetryBackoff:
-      return f.attempts < MAX_RATE_LIMIT_TRIES ? f.nowMs + backoffSeconds(f.attempts - 1) * 1000 : undefined;
-    case ErrorAction.WaitUpgrade:
-      return f.attempts < MAX_RATE_LIMIT_TRIES ? f.nowMs + 60_000 : undefined;
-    // A failed status is a definite answer, so an "unknown error" is safe to retry like a transient one.
-    case ErrorAction.RetryTransient:
-    case ErrorAction.Ambiguous:
-      return f.attempts < MAX_TRANSIENT_TRIES ? f.nowMs + Math.min(2 ** f.attempts, 300) * 1000 : undefined;
-    case ErrorAction.RetryNextDay:
-      // Meta: not before 24 h after the cap was hit; a minute more for clock differences.
-      return f.attempts < MAX_NEXT_DAY_TRIES ? Math.max(f.nowMs, f.failedAtMs) + DAY_MS + 60_000 : undefined;
-    default:
-      return undefined;
-  }
+  // A failed status is a definite answer, so an "unknown error" is safe to retry like a transient one.
+  const action = f.action === ErrorAction.Ambiguous ? ErrorAction.RetryTransient : f.action;
+  return retryAtFor(action, f.attempts, f.nowMs, Math.max(f.nowMs, f.failedAtMs));
 }
 
 const RETRYABLE = new Set([
