@@ -39,6 +39,9 @@ const STAGE_COLUMNS = ['seq', 'phone', 'params', 'timezone', 'locale', 'raw', 'r
 const OPTED_OUT = 'opted out of marketing';
 const DUPLICATE = 'duplicate of an earlier row';
 
+/** Imports at least this large refresh the recipients table's planner statistics. */
+const ANALYZE_AFTER_ROWS = 50_000;
+
 /**
  * Streams checked rows into PostgreSQL without holding the list in memory: each chunk is copied (COPY)
  * into a session-private staging table and then moved into `recipients` set-based, in file order, so the
@@ -47,9 +50,6 @@ const DUPLICATE = 'duplicate of an earlier row';
  * its line and reason for `campaign rejections` and the report. On a server two connections take turns,
  * so reading and checking the file overlaps with the database's work.
  */
-/** Imports at least this large refresh the recipients table's planner statistics. */
-const ANALYZE_AFTER_ROWS = 50_000;
-
 export async function importRecipients(
   db: Database,
   file: RecipientFile,

@@ -10,6 +10,11 @@ export interface SocialMessagingClientOptions {
   maxSockets?: number;
 }
 
+/** No region setting (the SDK's own chain decides) when one is configured, else us-east-1. */
+export function awsRegionDefaults(): { region?: string } {
+  return (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION) ? {} : { region: 'us-east-1' };
+}
+
 /**
  * The AWS client used everywhere. Region, credentials and endpoint come from the SDK's own chain
  * (AWS_REGION, AWS_ENDPOINT_URL_SOCIALMESSAGING, profiles …), so the emulator is chosen by configuration
@@ -21,9 +26,8 @@ export function createSocialMessagingClient(
   options: SocialMessagingClientOptions = {},
 ): SocialMessagingClient {
   const maxSockets = options.maxSockets ?? 256;
-  const hasRegion = Boolean(process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION);
   return new SocialMessagingClient({
-    ...(hasRegion ? {} : { region: 'us-east-1' }),
+    ...awsRegionDefaults(),
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler({
       httpAgent: new http.Agent({ keepAlive: true, maxSockets }),

@@ -2,7 +2,7 @@ import { PinpointSMSVoiceV2Client } from '@aws-sdk/client-pinpoint-sms-voice-v2'
 import { SNSClient } from '@aws-sdk/client-sns';
 import { Runtime, DefaultLogger, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
 import { openDatabase } from '../db/client';
-import { createSocialMessagingClient } from '../platform/aws-client';
+import { awsRegionDefaults, createSocialMessagingClient } from '../platform/aws-client';
 import type { AppConfig } from '../shared/config';
 import { codecDataConverter } from '../shared/data-converter';
 import { startServiceHttp } from '../shared/http-service';
@@ -51,7 +51,7 @@ export async function runWorkerService(config: AppConfig): Promise<void> {
   }
   // Region and endpoints come from the SDK's own chain (AWS_REGION, AWS_ENDPOINT_URL_SNS …), as for
   // Social Messaging; us-east-1 when no region is configured at all.
-  const region = (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION) ? {} : { region: 'us-east-1' };
+  const region = awsRegionDefaults();
   const dataConverter = codecDataConverter(config.WA_CODEC_KEYS);
   const worker = await createWorker({
     connection,

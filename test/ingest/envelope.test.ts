@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OptOutKeywords, normalizeKeyword } from '../../src/ingest/apply/keywords';
 import { planFailure } from '../../src/ingest/apply/failure-plan';
-import { tierLimitOf } from '../../src/ingest/apply/numbers';
+import { tierLimitOf } from '../../src/db/numbers';
 import {
   UnrecognizedMessage,
   parsePlatformMessage,

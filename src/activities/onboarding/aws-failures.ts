@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { metaCodeFromMessage } from '../../shared/meta-errors';
 
 // Error names AWS services use for "try again later" (throttling, their own outages). The services
 // onboarding talks to (Social Messaging, SNS, SMS and voice v2) each spell these their own way.
@@ -33,9 +34,7 @@ interface AwsLikeError {
 
 /** The Meta error code inside an AWS error message, written `(#133005)`. */
 export function metaCodeOf(err: unknown): number | undefined {
-  const message = (err as AwsLikeError | undefined)?.message ?? '';
-  const match = /\(#(\d+)\)/.exec(message);
-  return match ? Number(match[1]) : undefined;
+  return metaCodeFromMessage((err as AwsLikeError | undefined)?.message);
 }
 
 /** Whether a failed AWS call is worth repeating as it is. */

@@ -1,5 +1,5 @@
 import { GetLinkedWhatsAppBusinessAccountPhoneNumberCommand } from '@aws-sdk/client-socialmessaging';
-import { DEFAULT_NUMBER_SETTINGS, ensureNumber, updateNumber } from '../../db/numbers';
+import { DEFAULT_NUMBER_SETTINGS, ensureNumber, tierLimitOf, updateNumber } from '../../db/numbers';
 import type { OnboardingEventSeen } from '../../workflows/definitions';
 import type { ActivityDeps } from '../deps';
 import { rethrowAws } from './aws-failures';
@@ -17,15 +17,6 @@ export interface NumberLimits {
   /** null = unlimited. */
   tierLimit: number | null;
   qualityRating?: string;
-}
-
-/** TIER_250 → 250, TIER_1K → 1000, TIER_UNLIMITED → null; undefined when not a tier name. */
-export function tierLimitOf(tier: string | undefined): number | null | undefined {
-  const upper = tier?.toUpperCase();
-  if (!upper) return undefined;
-  if (upper === 'TIER_UNLIMITED' || upper === 'UNLIMITED') return null;
-  const m = /^TIER_(\d+)(K?)$/.exec(upper);
-  return m ? Number(m[1]) * (m[2] ? 1000 : 1) : undefined;
 }
 
 /**

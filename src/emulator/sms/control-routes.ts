@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { formatIssues } from '../config';
 import type { EmulatorContext } from '../context';
-import { ControlError } from '../http/control-errors';
 import type { Router } from '../http/router';
+import { parseControlBody } from '../sns/routes';
 import { receiveSms } from './inbound';
 
 const inboundSchema = z.strictObject({
@@ -20,17 +19,9 @@ export function registerSmsControlRoutes(router: Router, ctx: EmulatorContext): 
   router.add('GET', '/_emulator/sms', 'control', () => ({
     json: { numbers: ctx.smsNumbers.list(), inbound: ctx.smsNumbers.inbound },
   }));
-  router.add('POST', '/_emulator/sms/inbound', 'control', (req) => {
-    let json: unknown;
-    try {
-      json = JSON.parse(req.body.toString('utf8') || '{}');
-    } catch {
-      throw new ControlError(400, 'body is not valid JSON');
-    }
-    const parsed = inboundSchema.safeParse(json);
-    if (!parsed.success) throw new ControlError(400, formatIssues(parsed.error.issues));
-    return { json: receiveSms(ctx, parsed.data) };
-  });
+  router.add('POST', '/_emulator/sms/inbound', 'control', (req) => ({
+    json: receiveSms(ctx, parseControlBody(inboundSchema, req)),
+  }));
   router.add('GET', '/_emulator/sns/topics', 'control', () => ({
     json: {
       topics: ctx.topics

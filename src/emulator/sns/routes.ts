@@ -20,7 +20,8 @@ const publishSchema = z.strictObject({
   subject: z.string().optional(),
 });
 
-function parse<S extends z.ZodType>(schema: S, req: EmulatorRequest): z.output<S> {
+/** A control request's JSON body checked against `schema`; 400 with what is wrong otherwise. */
+export function parseControlBody<S extends z.ZodType>(schema: S, req: EmulatorRequest): z.output<S> {
   let json: unknown;
   try {
     json = JSON.parse(req.body.toString('utf8') || '{}');
@@ -58,17 +59,17 @@ export function registerSnsRoutes(router: Router, ctx: EmulatorContext): void {
     json: { subscriptions: ctx.sns.list() },
   }));
   router.add('POST', '/_emulator/sns/subscribe', 'control', (req) => {
-    const b = parse(subscribeSchema, req);
+    const b = parseControlBody(subscribeSchema, req);
     return { json: ctx.sns.subscribe(b.endpoint, b.topicArn ?? defaultTopicArn(ctx)) };
   });
   router.add('POST', '/_emulator/sns/unsubscribe', 'control', (req) => {
-    const b = parse(unsubscribeSchema, req);
+    const b = parseControlBody(unsubscribeSchema, req);
     if (!ctx.sns.unsubscribe(b.subscriptionArn))
       throw new ControlError(404, `no subscription ${b.subscriptionArn}`);
     return { json: { ok: true } };
   });
   router.add('POST', '/_emulator/sns/publish', 'control', (req) => {
-    const b = parse(publishSchema, req);
+    const b = parseControlBody(publishSchema, req);
     return { json: ctx.sns.publish(b.topicArn, b.message, b.subject) };
   });
 

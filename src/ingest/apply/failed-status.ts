@@ -6,6 +6,7 @@ import { asNumber, asObject, asString, type JsonObject } from '../events/shape';
 import type { ApplyContext } from './context';
 import { planFailure } from './failure-plan';
 import { applyOptChoice } from './opt-out';
+import { phoneFromWaId } from './inbound';
 import { timestamp } from '../store/sql-values';
 
 export interface FailedStatus {
@@ -50,7 +51,7 @@ function firstError(errors: JsonObject[]): { code?: number; text: string } {
 export async function applyFailedStatus(ctx: ApplyContext, f: FailedStatus): Promise<void> {
   const { code, text } = firstError(f.errors);
   const action = code === undefined ? ErrorAction.Drop : actionForCode(code);
-  const userPhone = f.recipientId ? `+${f.recipientId.replace(/\D/g, '')}` : undefined;
+  const userPhone = f.recipientId ? phoneFromWaId(f.recipientId) : undefined;
 
   const [row] = await queryRows<RecipientRow>(
     ctx.tx,

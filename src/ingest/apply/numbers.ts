@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { DEFAULT_NUMBER_SETTINGS } from '../../db/numbers';
+import { DEFAULT_NUMBER_SETTINGS, tierLimitOf } from '../../db/numbers';
 import { queryRows } from '../../db/query';
 import { numberWorkflowId } from '../../shared/ids';
 import type { NumberStatusSignal } from '../../workflows/definitions';
@@ -8,16 +8,6 @@ import type { ApplyContext } from './context';
 import { resolvePhoneNumberId } from './phone-number';
 
 const UPGRADED_MPS = 1_000;
-
-/** TIER_250 → 250, TIER_1K → 1000, TIER_UNLIMITED → null (unlimited); undefined when not a tier. */
-export function tierLimitOf(tier: string | undefined): number | null | undefined {
-  if (!tier) return undefined;
-  const upper = tier.toUpperCase();
-  if (upper === 'TIER_UNLIMITED' || upper === 'UNLIMITED') return null;
-  const match = /^TIER_(\d+)(K?)$/.exec(upper);
-  if (!match) return undefined;
-  return Number(match[1]) * (match[2] ? 1000 : 1);
-}
 
 /** Portfolio limits are numbers, -1 meaning unlimited. */
 function limitOf(value: unknown): number | null | undefined {
