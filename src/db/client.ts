@@ -4,6 +4,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import * as schema from './schema';
 import { guardAgainstClosedSocketWrites } from './driver-guard';
+import type { Sql } from 'postgres';
 
 /** The drizzle database, whichever driver is underneath. */
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -30,7 +31,8 @@ export interface OpenDatabaseOptions {
   /**
    * Named prepared statements (postgres driver only; default false). Worth it only where statement texts
    * are few and constant, as in the ingest service: a statement is then parsed once per connection and
-   * each run is one round trip instead of two.
+   * each run is one round trip instead of two (unprepared, the driver first asks the server for the
+   * parameter types, then runs the statement).
    */
   prepare?: boolean;
 }
@@ -69,7 +71,7 @@ async function openServer(url: string, max: number, prepare: boolean): Promise<D
   // No named prepared statements by default: the sender's statements differ in the length of their
   // lists, and a cache of one statement per shape per connection grows with every new shape.
   const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, prepare });
-  const db = drizzle(client, { schema }) as unknown as Database;
+  const db = drizzle(prepare ? preparing(client) : client, { schema }) as unknown as Database;
   try {
     await db.execute(sql`select 1`);
   } catch (err) {
@@ -78,6 +80,29 @@ async function openServer(url: string, max: number, prepare: boolean): Promise<D
     throw new DatabaseUnavailableError(`DATABASE_URL (${safe}): cannot connect: ${reason}`);
   }
   return { db, kind: 'postgres', location: safe, close: () => client.end({ timeout: 5 }) };
+}
+
+/**
+ * drizzle asks the postgres driver not to prepare any statement it runs through `execute` (it prepares
+ * only queries given a name), which would override the pool's `prepare` setting. This view of the
+ * client, and of every transaction it begins, leaves the decision to the pool.
+ */
+function preparing(client: Sql): Sql {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe') {
+        return (query: string, params?: unknown[], options?: Record<string, unknown>) =>
+          target.unsafe(query, params as never, { ...options, prepare: true });
+      }
+      if (prop === 'begin') {
+        return (...args: unknown[]) => {
+          const callback = args.pop() as (tx: Sql) => unknown;
+          return (target.begin as (...a: unknown[]) => unknown)(...args, (tx: Sql) => callback(preparing(tx)));
+        };
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
 }
 
 async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {

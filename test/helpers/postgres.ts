@@ -9,7 +9,7 @@
  *   afterAll(async () => { await db?.drop(); });
  *
  * The server is Debian's PostgreSQL package run from a temporary directory on a free loopback port, with
- * durability switched off (fsync, full-page writes): the data is thrown away anyway.
+ * durability switched off (fsync, full-page writes) unless asked for: the data is thrown away anyway.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -78,7 +78,15 @@ function serverAccount(): { uid: number; gid: number } | undefined {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+export interface StartPostgresOptions {
+  /**
+   * Keep PostgreSQL's durability settings (fsync, synchronous commit, full-page writes), for benchmarks
+   * whose figures claim that a commit is on disk. Default false: tests throw their data away.
+   */
+  durable?: boolean;
+}
+
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const binDir = findPostgresBinDir();
   if (!binDir) throw new Error(NOT_INSTALLED_MESSAGE);
   const account = serverAccount();
@@ -130,15 +138,13 @@ export async function startPostgres(): Promise<PostgresServer> {
       '--no-sync',
     ]);
     const port = await freePort();
-    // Throw-away data: trade every durability guarantee for speed. Sockets go to our own directory because
-    // /var/run/postgresql may not exist or belong to the system service.
+    // Throw-away data: trade every durability guarantee for speed, unless asked not to. Sockets go to our
+    // own directory because /var/run/postgresql may not exist or belong to the system service.
     const settings = [
       `port = ${port}`,
       `listen_addresses = '127.0.0.1'`,
       `unix_socket_directories = '${baseDir}'`,
-      'fsync = off',
-      'synchronous_commit = off',
-      'full_page_writes = off',
+      ...(options.durable ? [] : ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off']),
       'max_connections = 200',
     ];
     await fsp.appendFile(
