@@ -58,8 +58,6 @@ export interface IngestBenchOptions {
 }
 
 const REQUIRED_RATIO = 3.3;
-/** The Node.js flags docker-compose.yml gives the ingest service. */
-const SERVICE_NODE_FLAGS = ['--max-semi-space-size=64'];
 
 /** The SNS bodies of a campaign's events, in a realistic interleaving. */
 function buildEvents(campaignId: string, messages: number, signer: TestSigner, certUrl: string): string[] {
@@ -134,8 +132,6 @@ async function startServiceProcess(env: NodeJS.ProcessEnv): Promise<{ child: Chi
   // BENCH_SERVICE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the service process.
   const nodeArgs = process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const args = [
-    // As docker-compose.yml runs it.
-    ...SERVICE_NODE_FLAGS,
     ...nodeArgs,
     '--import',
     'tsx',

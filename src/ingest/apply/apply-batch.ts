@@ -51,6 +51,7 @@ export async function applyBatch(tx: ApplyContext['tx'], items: readonly BatchIt
       }
     }
   }
-  await applyStatusBatch(tx, statuses);
-  await applyInboundBatch(tx, inbound);
+  // Independent of each other: sent together, so the server answers both in one wait (the postgres
+  // driver pipelines statements issued on a transaction's connection without waiting for each answer).
+  await Promise.all([applyStatusBatch(tx, statuses), applyInboundBatch(tx, inbound)]);
 }

@@ -66,22 +66,29 @@ function describeEvent(
   };
 }
 
+/** The running onboardings of each item's WABAs and numbers, in item order; one query per distinct pair. */
+export async function findOnboardings(tx: Tx, items: readonly BatchItem[]): Promise<string[][]> {
+  const cache = new Map<string, string[]>();
+  const found: string[][] = [];
+  for (const { ctx } of items) found.push(await onboardingsOf(tx, ctx.context, cache));
+  return found;
+}
+
 /**
  * An event of a WABA or number being onboarded is the proof the onboarding waits for (its events reach
- * this service): each running onboarding of the event's WABA or numbers gets `onboardingEventSeen`.
- * Runs in the batch's transaction, after the events are stored.
+ * this service): each running onboarding of the event's WABA or numbers (`found`, from
+ * {@link findOnboardings}) gets `onboardingEventSeen`.
  */
-export async function planOnboardingSignals(tx: Tx, items: readonly BatchItem[]): Promise<void> {
-  const cache = new Map<string, string[]>();
-  for (const { ctx, message } of items) {
-    const onboardings = await onboardingsOf(tx, ctx.context, cache);
-    if (onboardings.length === 0) continue;
+export function planOnboardingSignals(items: readonly BatchItem[], found: readonly string[][]): void {
+  items.forEach(({ ctx, message }, i) => {
+    const onboardings = found[i] ?? [];
+    if (onboardings.length === 0) return;
     const seen = describeEvent(ctx.eventId, ctx.context, message);
-    if (!seen) continue;
+    if (!seen) return;
     for (const id of onboardings) {
       ctx.signals.push({ kind: 'onboarding-event', workflowId: onboardingWorkflowId(id), payload: seen });
     }
-  }
+  });
 }
 
 /**

@@ -4,7 +4,7 @@ import { num, queryRows } from '../../db/query';
 import { applyBatch, type BatchItem } from '../apply/apply-batch';
 import { emptyEffects, type ApplyContext, type EffectCounts } from '../apply/context';
 import type { OptOutKeywords } from '../apply/keywords';
-import { planOnboardingSignals } from '../apply/onboarding';
+import { findOnboardings, planOnboardingSignals } from '../apply/onboarding';
 import type { PlatformMessage } from '../events/platform-message';
 import { queueSignals } from '../signals/outbox';
 import type { SnsBody } from '../sns/envelope';
@@ -150,8 +150,9 @@ async function finishBatch(
   items: BatchItem[],
   storedOutcome: string,
 ): Promise<{ outcome: string; effects: EffectCounts; signalIds: number[] }[]> {
-  await applyBatch(tx, items);
-  await planOnboardingSignals(tx, items);
+  // The onboarding look-up needs nothing the changes write: sent alongside them (see applyBatch).
+  const [, onboardings] = await Promise.all([applyBatch(tx, items), findOnboardings(tx, items)]);
+  planOnboardingSignals(items, onboardings);
   const changedOutcomes: { id: number; outcome: string; notes: string | null }[] = [];
   const results = [];
   for (const { ctx } of items) {
