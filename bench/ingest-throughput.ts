@@ -52,6 +52,11 @@ export interface IngestBenchOptions {
   concurrency?: number;
   /** Group-commit transactions in flight in the service. */
   lanes?: number;
+  /**
+   * Share of messages that fail with 131049 (one `failed` status instead of sent, delivered, read);
+   * default BENCH_INGEST_FAILED_SHARE, else 0.
+   */
+  failedShare?: number;
   /** The engine's top send rate (messages/s) the ingest rate is compared with. */
   sendRate?: number;
   log?: (line: string) => void;
@@ -60,7 +65,17 @@ export interface IngestBenchOptions {
 const REQUIRED_RATIO = 3.3;
 
 /** The SNS bodies of a campaign's events, in a realistic interleaving. */
-function buildEvents(campaignId: string, messages: number, signer: TestSigner, certUrl: string): string[] {
+/** Whether message `seq` fails (131049, the per-user marketing limit) for a failed share `share`. */
+const fails = (seq: number, share: number): boolean =>
+  Math.floor((seq + 1) * share) > Math.floor(seq * share);
+
+function buildEvents(
+  campaignId: string,
+  messages: number,
+  signer: TestSigner,
+  certUrl: string,
+  failedShare: number,
+): string[] {
   const sign = (message: string): string => {
     const fields: Record<string, string> = {
       Type: 'Notification',
@@ -83,17 +98,21 @@ function buildEvents(campaignId: string, messages: number, signer: TestSigner, c
           status: s,
           recipient: `44${String(seq).padStart(10, '0')}`,
           biz: bizOpaqueCallbackData(campaignId, seq),
-          pricing: { billable: true, pricing_model: 'CBP', category: 'marketing', type: 'regular' },
+          ...(s === 'failed'
+            ? { errors: [{ code: 131049, title: 'This message was not delivered to maintain healthy ecosystem engagement.' }] }
+            : { pricing: { billable: true, pricing_model: 'CBP', category: 'marketing', type: 'regular' } }),
         }),
       ]),
     );
   const bodies: string[] = [];
-  // Delivery and reading trail sending, so at any moment all three kinds arrive mixed.
+  // Delivery and reading trail sending, so at any moment all three kinds arrive mixed. A failed message
+  // has one status, `failed`, where its `delivered` would have been.
   const lag = 200;
   for (let i = 0; i < messages + 2 * lag; i++) {
-    if (i < messages) bodies.push(status(i, 'sent'));
-    if (i - lag >= 0 && i - lag < messages) bodies.push(status(i - lag, 'delivered'));
-    if (i - 2 * lag >= 0 && i - 2 * lag < messages) {
+    if (i < messages && !fails(i, failedShare)) bodies.push(status(i, 'sent'));
+    if (i - lag >= 0 && i - lag < messages)
+      bodies.push(status(i - lag, fails(i - lag, failedShare) ? 'failed' : 'delivered'));
+    if (i - 2 * lag >= 0 && i - 2 * lag < messages && !fails(i - 2 * lag, failedShare)) {
       const seq = i - 2 * lag;
       bodies.push(status(seq, 'read'));
       if (seq % 10 < 3) {
@@ -334,6 +353,7 @@ export async function benchIngestThroughput(opts: IngestBenchOptions = {}): Prom
   const url = opts.databaseUrl ?? process.env.BENCH_DATABASE_URL ?? undefined;
   const messages = opts.messages ?? (url ? 20_000 : 1_500);
   const concurrency = opts.concurrency ?? (url ? 512 : 128);
+  const failedShare = opts.failedShare ?? Number(process.env.BENCH_INGEST_FAILED_SHARE ?? 0);
   const sendRate = opts.sendRate ?? 1_000;
   const offered = REQUIRED_RATIO * sendRate;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -346,7 +366,9 @@ export async function benchIngestThroughput(opts: IngestBenchOptions = {}): Prom
   let stop: () => Promise<void> = async () => {};
   try {
     await seed(handle, campaignId, messages);
-    const bodies = buildEvents(campaignId, messages, signer, certs.certUrl('bench'));
+    const bodies = buildEvents(campaignId, messages, signer, certs.certUrl('bench'), failedShare);
+    let failed = 0;
+    for (let seq = 0; seq < messages; seq++) if (fails(seq, failedShare)) failed++;
     let port: number;
     let servicePid = process.pid;
     if (url) {
@@ -428,7 +450,7 @@ export async function benchIngestThroughput(opts: IngestBenchOptions = {}): Prom
       sql`select (select count(*) from message_statuses where message_id like ${`wamid.bench.${campaignId}.%`}) as statuses,
                  (select count(*) from recipients where campaign_id = ${campaignId} and state = 'read') as read`,
     );
-    if (num(check?.statuses) !== messages * 3 || num(check?.read) !== messages) {
+    if (num(check?.statuses) !== (messages - failed) * 3 + failed || num(check?.read) !== messages - failed) {
       throw new Error(`bench data incomplete: ${JSON.stringify(check)} for ${messages} messages`);
     }
     const db = url ? 'postgres' : 'pglite';
