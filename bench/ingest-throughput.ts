@@ -99,7 +99,14 @@ function buildEvents(
           recipient: `44${String(seq).padStart(10, '0')}`,
           biz: bizOpaqueCallbackData(campaignId, seq),
           ...(s === 'failed'
-            ? { errors: [{ code: 131049, title: 'This message was not delivered to maintain healthy ecosystem engagement.' }] }
+            ? {
+                errors: [
+                  {
+                    code: 131049,
+                    title: 'This message was not delivered to maintain healthy ecosystem engagement.',
+                  },
+                ],
+              }
             : { pricing: { billable: true, pricing_model: 'CBP', category: 'marketing', type: 'regular' } }),
         }),
       ]),
@@ -186,7 +193,10 @@ async function startServiceProcess(env: NodeJS.ProcessEnv): Promise<{ child: Chi
  * The load generator's HTTP client: undici's connection pool, much lighter than node:http's client, so
  * that less of this machine's CPU goes to making the load and more to the service being measured.
  */
-function deliveries(port: number, connections: number): { post: (body: string) => Promise<number>; close: () => Promise<void> } {
+function deliveries(
+  port: number,
+  connections: number,
+): { post: (body: string) => Promise<number>; close: () => Promise<void> } {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections, pipelining: 1 });
   return {
     post: async (body) => {
@@ -492,7 +502,9 @@ export async function benchIngestThroughput(opts: IngestBenchOptions = {}): Prom
         value: Number(openLoop.p99.toFixed(1)),
         unit: `ms, ${offered} events/s offered`,
       },
-      ...(Number.isNaN(rss) ? [] : [{ metric: 'ingest_service_peak_rss', value: Math.round(rss), unit: 'MB' }]),
+      ...(Number.isNaN(rss)
+        ? []
+        : [{ metric: 'ingest_service_peak_rss', value: Math.round(rss), unit: 'MB' }]),
     ];
   } finally {
     await stop();

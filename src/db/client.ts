@@ -97,7 +97,9 @@ function preparing(client: Sql): Sql {
       if (prop === 'begin') {
         return (...args: unknown[]) => {
           const callback = args.pop() as (tx: Sql) => unknown;
-          return (target.begin as (...a: unknown[]) => unknown)(...args, (tx: Sql) => callback(preparing(tx)));
+          return (target.begin as (...a: unknown[]) => unknown)(...args, (tx: Sql) =>
+            callback(preparing(tx)),
+          );
         };
       }
       return Reflect.get(target, prop, receiver) as unknown;

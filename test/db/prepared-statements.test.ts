@@ -35,7 +35,10 @@ describe('prepared statements on a PostgreSQL server', () => {
   it('prepares a statement once and reuses it, in and out of transactions, when the pool asks for it', async () => {
     const handle = await open(true);
     for (let i = 0; i < 3; i++) {
-      const rows = await queryRows<{ v: number }>(handle.db, sql`select ${i}::int + 1 as v /* marker_outside */`);
+      const rows = await queryRows<{ v: number }>(
+        handle.db,
+        sql`select ${i}::int + 1 as v /* marker_outside */`,
+      );
       expect(rows[0]?.v).toBe(i + 1);
     }
     for (let i = 0; i < 3; i++) {

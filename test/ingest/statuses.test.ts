@@ -270,6 +270,42 @@ describe('failed statuses', () => {
     expect((await recipient(h.db, c.id, 0)).state).toBe('failed');
   });
 
+  it('decides the failures of one batch in order, as if applied one by one', async () => {
+    const c = await campaign(3);
+    // Recipient 0's send was never recorded (a crash): its row has no message id yet.
+    await setRecipient(h.db, c.id, 0, { state: 'sending', messageId: null, attempts: 2 });
+    await h.db.execute(sql`update recipients set attempts = 2 where campaign_id = ${c.id} and seq > 0`);
+    const before = Date.now();
+    await send(
+      // The first failure settles recipient 0 and takes its message id; the second, of another
+      // message, then finds a recipient that moved on.
+      { id: 'wamid.try-a', status: 'failed', biz: c.biz(0), errors: [{ code: 130429 }] },
+      { id: 'wamid.try-b', status: 'failed', biz: c.biz(0), errors: [{ code: 131026 }] },
+      // A paused template gives the try back.
+      { id: c.mid(1), status: 'failed', biz: c.biz(1), errors: [{ code: 132015 }] },
+      { id: c.mid(2), status: 'failed', errors: [{ code: 131026 }] },
+      { id: 'wamid.nobody', status: 'failed', errors: [{ code: 131026 }] },
+    );
+    const [a, b, d] = [
+      await recipient(h.db, c.id, 0),
+      await recipient(h.db, c.id, 1),
+      await recipient(h.db, c.id, 2),
+    ];
+    expect(a).toMatchObject({
+      state: 'pending',
+      message_id: 'wamid.try-a',
+      error_code: 130429,
+      attempts: 2,
+      failed_at: null,
+    });
+    // 4^1 seconds after the second try (the first retry waits 4^0).
+    expect(new Date(a.next_attempt_at!).getTime() - before).toBeGreaterThanOrEqual(4_000 - 50);
+    expect(new Date(a.next_attempt_at!).getTime() - before).toBeLessThan(16_000);
+    expect(b).toMatchObject({ state: 'pending', error_code: 132015, attempts: 1 });
+    expect(d).toMatchObject({ state: 'failed', error_code: 131026, attempts: 2 });
+    expect(d.failed_at).not.toBeNull();
+  });
+
   it('a failure of an older message leaves a recipient that moved on alone', async () => {
     const c = await campaign();
     await send({ id: c.mid(0), status: 'delivered' });

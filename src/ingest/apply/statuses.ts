@@ -4,8 +4,7 @@ import { parseBizOpaqueCallbackData } from '../../shared/ids';
 import { asString, asTime, objects, type JsonObject } from '../events/shape';
 import { recordset } from '../store/sql-values';
 import type { ApplyContext } from './context';
-import { applyFailedStatus } from './failed-status';
-import { recipientMatch } from './recipient-match';
+import { applyFailedStatuses } from './failed-status';
 
 /** How far along delivery each status is; `played` (voice, video) implies the message was seen. */
 const PROGRESS: Readonly<Record<string, { rank: number; state: string }>> = {
@@ -64,16 +63,22 @@ export async function applyStatusBatch(tx: ApplyContext['tx'], items: StatusItem
     tx,
     fresh.filter((item) => PROGRESS[item.status] !== undefined),
   );
-  for (const item of fresh) {
-    if (item.status !== 'failed') continue;
-    await applyFailedStatus(item.ctx, {
-      messageId: item.messageId,
-      match: recipientMatch(item.messageId, item.biz),
-      at: item.at,
-      errors: objects(item.raw.errors),
-      ...(item.recipientId ? { recipientId: item.recipientId } : {}),
-    });
-  }
+  await applyFailedStatuses(
+    tx,
+    fresh
+      .filter((item) => item.status === 'failed')
+      .map((item) => {
+        const key = parseBizOpaqueCallbackData(item.biz);
+        return {
+          ctx: item.ctx,
+          messageId: item.messageId,
+          at: item.at,
+          errors: objects(item.raw.errors),
+          ...(key ? { key } : {}),
+          ...(item.recipientId ? { recipientId: item.recipientId } : {}),
+        };
+      }),
+  );
 }
 
 /** Inserts into message_statuses; returns the items seen for the first time. */

@@ -23,7 +23,7 @@ export function jsonb(value: unknown): SQL {
  * table. The row count goes as a LIMIT parameter: a custom plan sees the true count, a generic plan
  * assumes a few rows, and either way joins use the indexes, without a statement text per batch size.
  */
-export function recordset(items: readonly Record<string, unknown>[], alias: string, columns: string): SQL {
+export function recordset(items: readonly object[], alias: string, columns: string): SQL {
   return sql`(select * from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as r(${sql.raw(columns)})
               limit ${items.length}::int) as ${sql.raw(alias)}`;
 }
