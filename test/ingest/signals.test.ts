@@ -10,6 +10,7 @@ import {
   templateStatusChange,
 } from './helpers/events';
 import { seedCampaign, startHarness, type Harness } from './helpers/harness';
+import { queueSignals } from '../../src/ingest/signals/outbox';
 
 let h: Harness;
 beforeAll(async () => {
@@ -275,5 +276,43 @@ describe('signal delivery', () => {
     } finally {
       await bare.close();
     }
+  });
+
+  it('queues a batch in one go: decided order kept, a repeat within the window written once', async () => {
+    const stop = (event: string) => ({
+      kind: 'campaign-stop' as const,
+      workflowId: 'campaign:outbox-batch',
+      payload: { event, reason: event, stop: true },
+    });
+    const [e1, e2] = await h.rows<{ id: unknown }>(
+      sql`insert into events_raw (kind, outcome, body) values ('test', 'applied', '{}'), ('test', 'applied', '{}') returning id`,
+    );
+    const first = Number(e1!.id);
+    const second = Number(e2!.id);
+    const queued = await h.db.transaction((tx) =>
+      queueSignals(tx, [
+        { eventId: first, signals: [stop('ERROR_131048'), stop('ERROR_131031')] },
+        // The same signal from another event of the batch: already queued.
+        { eventId: second, signals: [stop('ERROR_131048'), stop('ERROR_132001')] },
+      ]),
+    );
+    const ids = [...(queued.get(first) ?? []), ...(queued.get(second) ?? [])];
+    expect(queued.get(first)).toHaveLength(2);
+    expect(queued.get(second)).toHaveLength(1);
+    const rows = await h.rows<{ id: unknown; event_id: unknown; event: string }>(
+      sql`select id, event_id, payload->>'event' as event from ingest_signals
+          where workflow_id = 'campaign:outbox-batch' order by id`,
+    );
+    expect(rows.map((r) => [Number(r.event_id), r.event])).toEqual([
+      [first, 'ERROR_131048'],
+      [first, 'ERROR_131031'],
+      [second, 'ERROR_132001'],
+    ]);
+    expect(rows.map((r) => Number(r.id))).toEqual(ids);
+    // A later batch within the repeat window adds nothing for a signal already queued.
+    const again = await h.db.transaction((tx) =>
+      queueSignals(tx, [{ eventId: second, signals: [stop('ERROR_131031')] }]),
+    );
+    expect(again.size).toBe(0);
   });
 });

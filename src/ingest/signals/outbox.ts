@@ -8,6 +8,7 @@ import {
   verificationCodeSignal,
 } from '../../workflows/definitions';
 import type { PlannedSignal } from './planned-signal';
+import { recordset } from '../store/sql-values';
 
 /** The same signal to the same workflow within this long is sent once: a burst of failed statuses
  * with 131048 must stop a campaign with one signal, not thousands. */
@@ -34,35 +35,66 @@ function rowOf(s: PlannedSignal): { mode: string; signalName: string; start: unk
   }
 }
 
+/** The signals one event calls for. */
+export interface EventSignals {
+  eventId: number;
+  signals: readonly PlannedSignal[];
+}
+
 /**
- * Writes the signals an event calls for into the outbox, in the event's own transaction: once the event
- * is stored, its signals will be delivered, whatever happens to this process or to Temporal. Returns
- * the ids to deliver now.
+ * Writes the signals a batch of events calls for into the outbox, in the events' own transaction: once
+ * an event is stored, its signals will be delivered, whatever happens to this process or to Temporal.
+ * One statement for the batch; rows keep the order the signals were decided in, which is the order they
+ * are delivered to a workflow. Returns, per event id, the rows to deliver now.
  */
 export async function queueSignals(
   tx: Pick<Database, 'execute'>,
-  eventId: number,
-  signals: readonly PlannedSignal[],
-): Promise<number[]> {
-  const ids: number[] = [];
+  events: readonly EventSignals[],
+): Promise<Map<number, number[]>> {
+  const queued = new Map<number, number[]>();
+  const rows: Record<string, unknown>[] = [];
+  // Within the batch, the repeat window is applied here; against earlier batches, by the statement.
   const seen = new Set<string>();
-  for (const s of signals) {
-    const { mode, signalName, start } = rowOf(s);
-    const payload = JSON.stringify(s.payload);
-    const key = `${s.workflowId}\n${signalName}\n${payload}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const [row] = await queryRows<{ id: unknown }>(
-      tx,
-      sql`insert into ingest_signals (event_id, workflow_id, mode, signal_name, payload, start)
-          select ${eventId}, ${s.workflowId}, ${mode}, ${signalName}, ${payload}::jsonb, ${JSON.stringify(start)}::jsonb
-          where not exists (
-            select 1 from ingest_signals o
-            where o.workflow_id = ${s.workflowId} and o.signal_name = ${signalName}
-              and o.payload = ${payload}::jsonb and o.created_at > now() - ${REPEAT_WINDOW})
-          returning id`,
-    );
-    if (row) ids.push(num(row.id));
+  for (const { eventId, signals } of events) {
+    for (const s of signals) {
+      const { mode, signalName, start } = rowOf(s);
+      const payload = JSON.stringify(s.payload);
+      const key = `${s.workflowId}\n${signalName}\n${payload}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      rows.push({
+        ord: rows.length,
+        event_id: eventId,
+        workflow_id: s.workflowId,
+        mode,
+        signal_name: signalName,
+        payload: s.payload,
+        start,
+      });
+    }
   }
-  return ids;
+  if (rows.length === 0) return queued;
+  const source = recordset(
+    rows,
+    'x',
+    'ord int, event_id bigint, workflow_id text, mode text, signal_name text, payload jsonb, start jsonb',
+  );
+  const inserted = await queryRows<{ id: unknown; event_id: unknown }>(
+    tx,
+    sql`insert into ingest_signals (event_id, workflow_id, mode, signal_name, payload, start)
+        select x.event_id, x.workflow_id, x.mode, x.signal_name, x.payload, x.start from ${source}
+        where not exists (
+          select 1 from ingest_signals o
+          where o.workflow_id = x.workflow_id and o.signal_name = x.signal_name
+            and o.payload = x.payload and o.created_at > now() - ${REPEAT_WINDOW})
+        order by x.ord
+        returning id, event_id`,
+  );
+  for (const row of inserted.sort((a, b) => num(a.id) - num(b.id))) {
+    const eventId = num(row.event_id);
+    const ids = queued.get(eventId) ?? [];
+    ids.push(num(row.id));
+    queued.set(eventId, ids);
+  }
+  return queued;
 }

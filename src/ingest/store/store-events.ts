@@ -154,11 +154,16 @@ async function finishBatch(
   const [, onboardings] = await Promise.all([applyBatch(tx, items), findOnboardings(tx, items)]);
   planOnboardingSignals(items, onboardings);
   const changedOutcomes: { id: number; outcome: string; notes: string | null }[] = [];
+  const queued = deps.signals
+    ? await queueSignals(
+        tx,
+        items.map(({ ctx }) => ({ eventId: ctx.eventId, signals: ctx.signals })),
+      )
+    : new Map<number, number[]>();
   const results = [];
   for (const { ctx } of items) {
     ctx.effects.signalled = ctx.signals.length;
-    const signalIds =
-      deps.signals && ctx.signals.length > 0 ? await queueSignals(tx, ctx.eventId, ctx.signals) : [];
+    const signalIds = queued.get(ctx.eventId) ?? [];
     const outcome = outcomeOf(ctx.effects);
     const notes = notesOf(ctx.effects);
     if (outcome !== storedOutcome || notes !== null)

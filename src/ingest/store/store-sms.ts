@@ -35,7 +35,9 @@ async function storeInTransaction(
   // the onboarding still finds it in the archive (its activity's result is encrypted by the worker).
   const withheld = deps.signals && !deps.secretSignals && signals.length > 0;
   const signalIds =
-    deps.signals && deps.secretSignals && signals.length > 0 ? await queueSignals(tx, eventId, signals) : [];
+    deps.signals && deps.secretSignals && signals.length > 0
+      ? ((await queueSignals(tx, [{ eventId, signals }])).get(eventId) ?? [])
+      : [];
   let outcome = 'applied';
   let note: string | undefined;
   if (withheld) {
