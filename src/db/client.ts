@@ -91,15 +91,20 @@ function preparing(client: Sql): Sql {
   return new Proxy(client, {
     get(target, prop, receiver) {
       if (prop === 'unsafe') {
-        return (query: string, params?: unknown[], options?: Record<string, unknown>) =>
-          target.unsafe(query, params as never, { ...options, prepare: true });
+        // unsafe(query, parameters?, options?) or unsafe(query, options).
+        return (query: string, ...rest: unknown[]) => {
+          const positional = rest[0] === undefined || Array.isArray(rest[0]);
+          const params = (positional ? rest[0] : undefined) ?? [];
+          const options = (positional ? rest[1] : rest[0]) as Record<string, unknown> | undefined;
+          return target.unsafe(query, params as never, { ...options, prepare: true });
+        };
       }
-      if (prop === 'begin') {
+      if (prop === 'begin' || prop === 'savepoint') {
+        // A transaction or savepoint hands its callback a client of its own: give it the same view.
         return (...args: unknown[]) => {
           const callback = args.pop() as (tx: Sql) => unknown;
-          return (target.begin as (...a: unknown[]) => unknown)(...args, (tx: Sql) =>
-            callback(preparing(tx)),
-          );
+          const method = Reflect.get(target, prop) as (...a: unknown[]) => unknown;
+          return method(...args, (tx: Sql) => callback(preparing(tx)));
         };
       }
       return Reflect.get(target, prop, receiver) as unknown;

@@ -32,7 +32,7 @@ describe('prepared statements on a PostgreSQL server', () => {
     return handle;
   }
 
-  it('prepares a statement once and reuses it, in and out of transactions, when the pool asks for it', async () => {
+  it('prepares a statement once and reuses it, in and out of (nested) transactions, when the pool asks for it', async () => {
     const handle = await open(true);
     for (let i = 0; i < 3; i++) {
       const rows = await queryRows<{ v: number }>(
@@ -47,9 +47,21 @@ describe('prepared statements on a PostgreSQL server', () => {
         expect(rows[0]?.v).toBe(i * 2);
       });
     }
+    for (let i = 0; i < 2; i++) {
+      await handle.db.transaction((tx) =>
+        tx.transaction(async (nested) => {
+          const rows = await queryRows<{ v: number }>(
+            nested,
+            sql`select ${i}::int - 1 as v /* marker_nested */`,
+          );
+          expect(rows[0]?.v).toBe(i - 1);
+        }),
+      );
+    }
     // drizzle asks the driver not to prepare raw statements; without the pool's view they would be 0.
     expect(await preparedOn(handle, 'marker_outside')).toBe(1);
     expect(await preparedOn(handle, 'marker_inside')).toBe(1);
+    expect(await preparedOn(handle, 'marker_nested')).toBe(1);
   });
 
   it('prepares nothing by default (the sender runs statements of many shapes)', async () => {

@@ -1,6 +1,13 @@
 import type { PlatformMessage, WebhookChange } from '../events/platform-message';
 import type { ApplyContext } from './context';
-import { applyInboundBatch, applyUserPreferences, collectInbound, type InboundItem } from './inbound';
+import { sideBySide } from '../store/db-errors';
+import {
+  applyInboundKeywords,
+  applyUserPreferences,
+  collectInbound,
+  recordInboundBatch,
+  type InboundItem,
+} from './inbound';
 import { applyAccountUpdate, applyBusinessCapability, applyPhoneQuality } from './numbers';
 import { applyStatusBatch, collectStatuses, type StatusItem } from './statuses';
 import { applyTemplateQuality, applyTemplateStatus } from './templates';
@@ -51,7 +58,9 @@ export async function applyBatch(tx: ApplyContext['tx'], items: readonly BatchIt
       }
     }
   }
-  // Independent of each other: sent together, so the server answers both in one wait (the postgres
-  // driver pipelines statements issued on a transaction's connection without waiting for each answer).
-  await Promise.all([applyStatusBatch(tx, statuses), applyInboundBatch(tx, inbound)]);
+  // Statuses and inbound messages write different tables: sent side by side. Opt-outs (a 131050
+  // failure, a STOP reply) share the suppression tables and the rule that the latest choice wins, so
+  // the replies' choices are applied after the statuses', one at a time, as before.
+  const [, fromUsers] = await sideBySide(applyStatusBatch(tx, statuses), recordInboundBatch(tx, inbound));
+  await applyInboundKeywords(fromUsers);
 }

@@ -7,6 +7,7 @@ import type { ApplyContext } from './context';
 import { planFailure } from './failure-plan';
 import { applyOptChoice } from './opt-out';
 import { phoneFromWaId } from './inbound';
+import { sideBySide } from '../store/db-errors';
 import { recordset } from '../store/sql-values';
 
 export interface FailedStatus {
@@ -84,17 +85,17 @@ async function findRecipients(
           order by r.campaign_id, r.seq
           for update of r`,
     );
-  const [keyed, messaged] = await Promise.all([
+  const [keyed, messaged] = await sideBySide(
     byKey.length > 0
       ? select(
           recordset(byKey, 'v', 'i int, campaign_id text, seq int'),
           sql`r.campaign_id = v.campaign_id and r.seq = v.seq`,
         )
-      : [],
+      : Promise.resolve([]),
     byMessage.length > 0
       ? select(recordset(byMessage, 'v', 'i int, message_id text'), sql`r.message_id = v.message_id`)
-      : [],
-  ]);
+      : Promise.resolve([]),
+  );
   const shared = new Map<string, RecipientRow>();
   const found: (RecipientRow | undefined)[] = items.map(() => undefined);
   for (const r of [...keyed, ...messaged]) {

@@ -63,11 +63,14 @@ export async function collectInbound(ctx: ApplyContext, value: JsonObject): Prom
 
 /**
  * Inbound messages of a batch of events: each opens (or extends) the user's 24 h customer-service
- * window with the number it was sent to, which the tier budget relies on, and a STOP-like message opts
- * the user out of marketing (a resume word opts them back in). A message seen before changes nothing.
+ * window with the number it was sent to, which the tier budget relies on. A message seen before changes
+ * nothing. Returns the new messages from users, whose words {@link applyInboundKeywords} reads.
  */
-export async function applyInboundBatch(tx: ApplyContext['tx'], items: InboundItem[]): Promise<void> {
-  if (items.length === 0) return;
+export async function recordInboundBatch(
+  tx: ApplyContext['tx'],
+  items: InboundItem[],
+): Promise<InboundItem[]> {
+  if (items.length === 0) return [];
   const source = recordset(
     items.map((m) => ({
       message_id: m.id,
@@ -98,6 +101,13 @@ export async function applyInboundBatch(tx: ApplyContext['tx'], items: InboundIt
   for (const m of fromUsers) {
     if (m.phoneNumberId) m.ctx.effects.changed++;
     else m.ctx.effects.unmatched++;
+  }
+  return fromUsers;
+}
+
+/** A STOP-like message opts the user out of marketing, a resume word back in; one message at a time. */
+export async function applyInboundKeywords(fromUsers: readonly InboundItem[]): Promise<void> {
+  for (const m of fromUsers) {
     const keyword = m.ctx.keywords.match(m.words);
     if (!keyword) continue;
     await applyOptChoice(m.ctx, {

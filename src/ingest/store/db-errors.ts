@@ -41,6 +41,31 @@ export function isTransientDbError(err: unknown): boolean {
   return false;
 }
 
+/** The SQLSTATE of an error or of one of its causes (drizzle wraps the driver's errors). */
+function sqlStateOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    const obj = e as { code?: unknown; cause?: unknown };
+    if (typeof obj.code === 'string') return obj.code;
+    e = obj.cause;
+  }
+  return undefined;
+}
+
+/**
+ * Runs statements side by side on one transaction's connection (the postgres driver pipelines them, so
+ * the server answers them in one wait). Settles only once every one has, so that nothing is still
+ * running when the transaction ends, and fails with the error that broke the transaction rather than
+ * an "aborted transaction" (25P02) that followed from it.
+ */
+export async function sideBySide<T extends readonly unknown[]>(
+  ...work: { [K in keyof T]: Promise<T[K]> }
+): Promise<T> {
+  const settled = await Promise.allSettled(work);
+  const errors = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (errors.length > 0) throw errors.find((e) => sqlStateOf(e) !== '25P02') ?? errors[0];
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /** Conflicts between concurrent transactions, which the same transaction may simply be run again for. */
 export function isRetryableConflict(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {

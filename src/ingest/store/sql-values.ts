@@ -20,8 +20,9 @@ export function jsonb(value: unknown): SQL {
  * text such as `id bigint, at timestamptz`.
  *
  * The planner guesses 100 rows for a set-returning function and may then join by scanning a whole
- * table. The row count goes as a LIMIT parameter: a custom plan sees the true count, a generic plan
- * assumes a few rows, and either way joins use the indexes, without a statement text per batch size.
+ * table. The row count goes as a LIMIT parameter: a custom plan then assumes no more rows than the batch
+ * holds (at most 100), a generic plan a tenth of that, and either way joins use the indexes, without a
+ * statement text per batch size.
  */
 export function recordset(items: readonly object[], alias: string, columns: string): SQL {
   return sql`(select * from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as r(${sql.raw(columns)})

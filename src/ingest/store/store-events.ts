@@ -8,7 +8,7 @@ import { findOnboardings, planOnboardingSignals } from '../apply/onboarding';
 import type { PlatformMessage } from '../events/platform-message';
 import { queueSignals } from '../signals/outbox';
 import type { SnsBody } from '../sns/envelope';
-import { isRetryableConflict, isTransientDbError } from './db-errors';
+import { isRetryableConflict, isTransientDbError, sideBySide } from './db-errors';
 import { insertRawEvent } from './raw-events';
 import { recordset } from './sql-values';
 
@@ -151,7 +151,7 @@ async function finishBatch(
   storedOutcome: string,
 ): Promise<{ outcome: string; effects: EffectCounts; signalIds: number[] }[]> {
   // The onboarding look-up needs nothing the changes write: sent alongside them (see applyBatch).
-  const [, onboardings] = await Promise.all([applyBatch(tx, items), findOnboardings(tx, items)]);
+  const [, onboardings] = await sideBySide(applyBatch(tx, items), findOnboardings(tx, items));
   planOnboardingSignals(items, onboardings);
   const changedOutcomes: { id: number; outcome: string; notes: string | null }[] = [];
   const queued = deps.signals
