@@ -8,6 +8,7 @@ import { ensureNumber, tierScopeKey, type NumberRow } from '../db/numbers';
 import { claimSlots, clearThrottle, holdNumber } from '../db/pacer';
 import { extendReach, reserveReach } from '../db/tier';
 import { num, queryRows, toMs, ts } from '../db/query';
+import { intArray, recordset, textList } from '../db/sql-values';
 import { buildTemplateMessage } from '../platform/message';
 import { bizOpaqueCallbackData } from '../shared/ids';
 import { ErrorAction, retryAtFor } from '../shared/meta-errors';
@@ -554,13 +555,14 @@ async function deferOutsideWindow(
     else later.push({ seq: row.seq, at: new Date(nowMs + wait) });
   }
   if (later.length > 0) {
-    const values = sql.join(
-      later.map((l) => sql`(${l.seq}::int, ${ts(l.at)})`),
-      sql`, `,
+    const source = recordset(
+      later.map((l) => ({ seq: l.seq, at: l.at.toISOString() })),
+      'v',
+      'seq int, at timestamptz',
     );
     await db.execute(
       sql`update recipients r set next_attempt_at = v.at, updated_at = now()
-          from (values ${values}) as v(seq, at) where r.campaign_id = ${c.id} and r.seq = v.seq`,
+          from ${source} where r.campaign_id = ${c.id} and r.seq = v.seq`,
     );
   }
   return inside;
@@ -569,23 +571,17 @@ async function deferOutsideWindow(
 /** Marketing is never sent to users who opted out, even if they did so after the list was imported. */
 async function skipSuppressed(db: Database, c: CampaignRow, rows: DueRow[]): Promise<DueRow[]> {
   if (c.category !== 'MARKETING' || rows.length === 0) return rows;
-  const phones = sql.join(
-    rows.map((r) => sql`${r.phone}`),
-    sql`, `,
-  );
+  const phones = textList(rows.map((r) => r.phone));
   const stopped = new Set(
     (
-      await queryRows<{ phone: string }>(
-        db,
-        sql`select phone from ${suppressions} where phone in (${phones})`,
-      )
+      await queryRows<{ phone: string }>(db, sql`select phone from ${suppressions} where phone in ${phones}`)
     ).map((r) => r.phone),
   );
   if (stopped.size === 0) return rows;
-  const skipped = rows.filter((r) => stopped.has(r.phone)).map((r) => sql`${r.seq}`);
+  const skipped = intArray(rows.filter((r) => stopped.has(r.phone)).map((r) => r.seq));
   await db.execute(
     sql`update recipients set state = 'skipped', error_message = 'opted out of marketing', updated_at = now()
-        where campaign_id = ${c.id} and seq in (${sql.join(skipped, sql`, `)})`,
+        where campaign_id = ${c.id} and seq = any(${skipped})`,
   );
   return rows.filter((r) => !stopped.has(r.phone));
 }
@@ -596,14 +592,11 @@ async function openServiceWindows(
   rows: DueRow[],
   nowMs: number,
 ): Promise<Set<string>> {
-  const phones = sql.join(
-    rows.map((r) => sql`${r.phone}`),
-    sql`, `,
-  );
+  const phones = textList(rows.map((r) => r.phone));
   const open = await queryRows<{ phone: string }>(
     db,
     sql`select phone from service_windows where phone_number_id = ${phoneNumberId}
-        and last_inbound_at > ${ts(nowMs - CUSTOMER_SERVICE_WINDOW_MS)} and phone in (${phones})`,
+        and last_inbound_at > ${ts(nowMs - CUSTOMER_SERVICE_WINDOW_MS)} and phone in ${phones}`,
   );
   return new Set(open.map((r) => r.phone));
 }
@@ -615,14 +608,11 @@ async function recordIntent(
   rows: DueRow[],
   nowMs: number,
 ): Promise<Map<number, number>> {
-  const seqs = sql.join(
-    rows.map((r) => sql`${r.seq}`),
-    sql`, `,
-  );
+  const seqs = intArray(rows.map((r) => r.seq));
   const claimed = await queryRows<{ seq: unknown; attempts: unknown }>(
     db,
     sql`update recipients set state = 'sending', sending_since = ${ts(nowMs)}, attempts = attempts + 1,
-        updated_at = now() where campaign_id = ${campaignId} and seq in (${seqs}) and state = 'pending'
+        updated_at = now() where campaign_id = ${campaignId} and seq = any(${seqs}) and state = 'pending'
         returning seq, attempts`,
   );
   return new Map(claimed.map((r) => [num(r.seq), num(r.attempts)]));
@@ -630,13 +620,10 @@ async function recordIntent(
 
 async function revertIntent(db: Database, campaignId: string, rows: DueRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const seqs = sql.join(
-    rows.map((r) => sql`${r.seq}`),
-    sql`, `,
-  );
+  const seqs = intArray(rows.map((r) => r.seq));
   await db.execute(
     sql`update recipients set state = 'pending', sending_since = null, attempts = attempts - 1, updated_at = now()
-        where campaign_id = ${campaignId} and seq in (${seqs}) and state = 'sending'`,
+        where campaign_id = ${campaignId} and seq = any(${seqs}) and state = 'sending'`,
   );
 }
 
@@ -784,13 +771,18 @@ async function recordOutcomes(
     }
   });
 
-  const values = sql.join(
-    updates.map(
-      (u) =>
-        sql`(${u.seq}::int, ${u.state}::text, ${u.messageId}::text, ${u.code}::int, ${u.message}::text,
-             ${ts(u.nextAttemptAt)}, ${u.uncount}::boolean)`,
-    ),
-    sql`, `,
+  const source = recordset(
+    updates.map((u) => ({
+      seq: u.seq,
+      state: u.state,
+      message_id: u.messageId,
+      code: u.code,
+      message: u.message,
+      next_at: u.nextAttemptAt?.toISOString() ?? null,
+      uncount: u.uncount,
+    })),
+    'v',
+    'seq int, state text, message_id text, code int, message text, next_at timestamptz, uncount boolean',
   );
   const now = ts(nowMs);
   await db.execute(
@@ -806,7 +798,7 @@ async function recordOutcomes(
           sent_at = case when v.state = 'sent' then ${now} else r.sent_at end,
           failed_at = case when v.state in ('failed', 'expired') then ${now} else r.failed_at end,
           updated_at = now()
-        from (values ${values}) as v(seq, state, message_id, code, message, next_at, uncount)
+        from ${source}
         where r.campaign_id = ${c.id} and r.seq = v.seq and r.state = 'sending'`,
   );
 

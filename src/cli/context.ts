@@ -17,6 +17,7 @@ export async function withCampaignClient<T>(fn: (ctx: CliContext) => Promise<T>)
     url: config.DATABASE_URL,
     dataDir: config.WA_DATA_DIR,
     maxConnections: 4,
+    prepare: config.WA_DB_PREPARE,
   });
   try {
     const temporal = await connectClient();

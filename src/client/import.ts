@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { openBulkSessions, type BulkSession, type CopyValue, type CopyWriter } from '../db/copy';
 import { num, queryRows } from '../db/query';
+import { textList } from '../db/sql-values';
 import { rejectedRows, suppressions } from '../db/schema';
 import type { RecipientFile, RecipientRow } from './recipients';
 
@@ -183,13 +184,9 @@ async function settleChunk(
 
 /** The phones among `phones` that opted out of marketing. */
 export async function suppressedAmong(db: Database, phones: string[]): Promise<Set<string>> {
-  const list = sql.join(
-    phones.map((p) => sql`${p}`),
-    sql`, `,
-  );
   const rows = await queryRows<{ phone: string }>(
     db,
-    sql`select phone from ${suppressions} where phone in (${list})`,
+    sql`select phone from ${suppressions} where phone in ${textList(phones)}`,
   );
   return new Set(rows.map((r) => r.phone));
 }

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { queryRows, ts } from '../db/query';
+import { textList } from '../db/sql-values';
 import type { SendWindow } from '../shared/send-window';
 
 const SERVICE_WINDOW_MS = 24 * 3600_000;
@@ -13,14 +14,10 @@ export async function openWindowsAmong(
   nowMs: number,
 ): Promise<Set<string>> {
   if (phones.length === 0) return new Set();
-  const list = sql.join(
-    phones.map((p) => sql`${p}`),
-    sql`, `,
-  );
   const rows = await queryRows<{ phone: string }>(
     db,
     sql`select phone from service_windows where phone_number_id = ${phoneNumberId}
-        and last_inbound_at > ${ts(nowMs - SERVICE_WINDOW_MS)} and phone in (${list})`,
+        and last_inbound_at > ${ts(nowMs - SERVICE_WINDOW_MS)} and phone in ${textList(phones)}`,
   );
   return new Set(rows.map((r) => r.phone));
 }

@@ -29,10 +29,11 @@ export interface OpenDatabaseOptions {
   /** Apply committed migrations before returning (default true). */
   migrate?: boolean;
   /**
-   * Named prepared statements (postgres driver only; default false). Worth it only where statement texts
-   * are few and constant, as in the ingest service: a statement is then parsed once per connection and
-   * each run is one round trip instead of two (unprepared, the driver first asks the server for the
-   * parameter types, then runs the statement).
+   * Named prepared statements (postgres driver only; default true, WA_DB_PREPARE). A statement is then
+   * parsed once per connection and each run is one round trip instead of two (unprepared, the driver first
+   * asks the server for the parameter types, then runs the statement). Statement texts are kept constant
+   * for this (lists and rows go as one JSON parameter, src/db/sql-values.ts), so a connection holds a
+   * bounded set of them.
    */
   prepare?: boolean;
 }
@@ -50,7 +51,7 @@ export class DatabaseUnavailableError extends Error {
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   const handle = options.url
-    ? await openServer(options.url, options.maxConnections ?? 10, options.prepare ?? false)
+    ? await openServer(options.url, options.maxConnections ?? 10, options.prepare ?? true)
     : await openEmbedded(options.dataDir ?? '.data');
   if (options.migrate !== false) {
     try {
@@ -68,8 +69,6 @@ async function openServer(url: string, max: number, prepare: boolean): Promise<D
   const { default: postgres } = await import('postgres');
   const { drizzle } = await import('drizzle-orm/postgres-js');
   const safe = redactUrl(url);
-  // No named prepared statements by default: the sender's statements differ in the length of their
-  // lists, and a cache of one statement per shape per connection grows with every new shape.
   const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, prepare });
   const db = drizzle(prepare ? preparing(client) : client, { schema }) as unknown as Database;
   try {

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from './client';
 import { num, queryRows, toMs, ts } from './query';
+import { recordset, textList } from './sql-values';
 
 export interface ReachRequest {
   scopeKey: string;
@@ -41,16 +42,12 @@ export async function reserveReach(db: Database, req: ReachRequest): Promise<Rea
   return db.transaction(async (tx) => {
     const since = ts(req.nowMs - req.windowMs);
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${req.scopeKey}))`);
-    const phoneList = sql.join(
-      req.phones.map((p) => sql`${p}`),
-      sql`, `,
-    );
     const already = new Set(
       (
         await queryRows<{ phone: string }>(
           tx,
           sql`select phone from reaches where scope_key = ${req.scopeKey} and reached_at > ${since}
-              and phone in (${phoneList})`,
+              and phone in ${textList(req.phones)}`,
         )
       ).map((r) => r.phone),
     );
@@ -71,12 +68,13 @@ export async function reserveReach(db: Database, req: ReachRequest): Promise<Rea
       } else denied.push(phone);
     }
     if (granted.length > 0) {
-      const values = sql.join(
-        granted.map((p) => sql`(${req.scopeKey}, ${p}, ${ts(reachAt(p))})`),
-        sql`, `,
+      const source = recordset(
+        granted.map((p) => ({ phone: p, at: new Date(reachAt(p)).toISOString() })),
+        'v',
+        'phone text, at timestamptz',
       );
       await tx.execute(
-        sql`insert into reaches (scope_key, phone, reached_at) values ${values}
+        sql`insert into reaches (scope_key, phone, reached_at) select ${req.scopeKey}, v.phone, v.at from ${source}
             on conflict (scope_key, phone) do update set reached_at = greatest(reaches.reached_at, excluded.reached_at)`,
       );
     }
@@ -127,13 +125,14 @@ export async function extendReach(
   reaches: readonly { phone: string; atMs: number }[],
 ): Promise<void> {
   if (reaches.length === 0) return;
-  const values = sql.join(
-    reaches.map((r) => sql`(${r.phone}::text, ${ts(r.atMs)})`),
-    sql`, `,
+  const source = recordset(
+    reaches.map((r) => ({ phone: r.phone, at: new Date(r.atMs).toISOString() })),
+    'v',
+    'phone text, at timestamptz',
   );
   await db.execute(
     sql`update reaches x set reached_at = greatest(x.reached_at, v.at)
-        from (values ${values}) as v(phone, at)
+        from ${source}
         where x.scope_key = ${scopeKey} and x.phone = v.phone`,
   );
 }

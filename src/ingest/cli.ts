@@ -26,6 +26,7 @@ async function reprocess(config: AppConfig, outcome: 'failed' | 'unrecognized'):
     url: config.DATABASE_URL,
     dataDir: config.WA_DATA_DIR,
     maxConnections: 2,
+    prepare: config.WA_DB_PREPARE,
   });
   try {
     const keywords = new OptOutKeywords(

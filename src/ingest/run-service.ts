@@ -65,8 +65,7 @@ export async function runIngestService(config: AppConfig, overrides: IngestRunOv
     url: config.DATABASE_URL,
     dataDir: config.WA_DATA_DIR,
     maxConnections: config.WA_INGEST_DB_CONNECTIONS,
-    // Its statements are few and constant (rows go as one JSON parameter): prepare them once.
-    prepare: true,
+    prepare: config.WA_DB_PREPARE,
   });
   logger.info({ database: database.kind, location: database.location }, 'database ready');
   const settings = temporalSettings();

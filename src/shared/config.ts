@@ -28,6 +28,17 @@ const envSchema = z.object({
       message: 'must be a postgres:// or postgresql:// URL, e.g. postgres://user:pass@localhost:5432/wa',
     }),
   WA_DATA_DIR: z.string().default('.data'),
+  /**
+   * Named prepared statements on a PostgreSQL server (on by default: one round trip per statement instead
+   * of two). Turn off behind a connection pooler that cannot carry them, such as PgBouncer before 1.21 in
+   * transaction mode.
+   */
+  WA_DB_PREPARE: z
+    .enum(['true', 'false', 'on', 'off', '1', '0'], {
+      message: 'must be true or false (on/off, 1/0)',
+    })
+    .default('true')
+    .transform((v) => v === 'true' || v === 'on' || v === '1'),
   WA_TASK_QUEUE: z.string().min(1).default('wa-campaigns'),
   WA_HTTP_HOST: z.string().default('0.0.0.0'),
   WA_WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464),

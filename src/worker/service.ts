@@ -41,7 +41,11 @@ export async function runWorkerService(config: AppConfig): Promise<void> {
     },
   });
 
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.WA_DATA_DIR });
+  const database = await openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: config.WA_DATA_DIR,
+    prepare: config.WA_DB_PREPARE,
+  });
   logger.info({ database: database.kind, location: database.location }, 'database ready');
   const { connection, namespace } = await connectWorker();
   if (!config.WA_CODEC_KEYS) {

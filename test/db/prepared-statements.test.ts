@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client';
 import { num, queryRows } from '../../src/db/query';
+import { loadConfig } from '../../src/shared/config';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
 
 /** Named statements the pool's single connection holds whose text contains `marker`. */
@@ -64,11 +65,21 @@ describe('prepared statements on a PostgreSQL server', () => {
     expect(await preparedOn(handle, 'marker_nested')).toBe(1);
   });
 
-  it('prepares nothing by default (the sender runs statements of many shapes)', async () => {
+  it('prepares nothing when told not to (WA_DB_PREPARE=false, for poolers that cannot carry them)', async () => {
     const handle = await open(false);
     for (let i = 0; i < 2; i++) {
       await queryRows(handle.db, sql`select ${i}::int as v /* marker_unprepared */`);
     }
     expect(await preparedOn(handle, 'marker_unprepared')).toBe(0);
+  });
+});
+
+describe('WA_DB_PREPARE', () => {
+  it('is on unless turned off, and names the values it takes when it is wrong', () => {
+    expect(loadConfig({}).WA_DB_PREPARE).toBe(true);
+    expect(loadConfig({ WA_DB_PREPARE: 'false' }).WA_DB_PREPARE).toBe(false);
+    expect(loadConfig({ WA_DB_PREPARE: 'off' }).WA_DB_PREPARE).toBe(false);
+    expect(loadConfig({ WA_DB_PREPARE: '1' }).WA_DB_PREPARE).toBe(true);
+    expect(() => loadConfig({ WA_DB_PREPARE: 'maybe' })).toThrow(/WA_DB_PREPARE: must be true or false/);
   });
 });

@@ -8,7 +8,7 @@ import { planFailure } from './failure-plan';
 import { applyOptChoice } from './opt-out';
 import { phoneFromWaId } from './inbound';
 import { sideBySide } from '../store/db-errors';
-import { recordset } from '../store/sql-values';
+import { recordset } from '../../db/sql-values';
 
 export interface FailedStatus {
   ctx: ApplyContext;

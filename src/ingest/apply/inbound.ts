@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../../db/query';
 import { asObject, asString, asTime, objects, type JsonObject } from '../events/shape';
-import { recordset } from '../store/sql-values';
+import { recordset } from '../../db/sql-values';
 import type { ApplyContext } from './context';
 import { applyOptChoice } from './opt-out';
 import { resolvePhoneNumberId } from './phone-number';

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, toMs } from '../../db/query';
 import type { ApplyContext } from './context';
-import { timestamp } from '../store/sql-values';
+import { timestamp } from '../../db/sql-values';
 
 export interface OptChoice {
   /** E.164, as recipients are stored. */

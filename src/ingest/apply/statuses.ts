@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { num, queryRows } from '../../db/query';
 import { parseBizOpaqueCallbackData } from '../../shared/ids';
 import { asString, asTime, objects, type JsonObject } from '../events/shape';
-import { recordset } from '../store/sql-values';
+import { recordset } from '../../db/sql-values';
 import type { ApplyContext } from './context';
 import { applyFailedStatuses } from './failed-status';
 

@@ -8,7 +8,7 @@ import {
   verificationCodeSignal,
 } from '../../workflows/definitions';
 import type { PlannedSignal } from './planned-signal';
-import { recordset } from '../store/sql-values';
+import { recordset } from '../../db/sql-values';
 
 /** The same signal to the same workflow within this long is sent once: a burst of failed statuses
  * with 131048 must stop a campaign with one signal, not thousands. */

@@ -10,7 +10,7 @@ import { queueSignals } from '../signals/outbox';
 import type { SnsBody } from '../sns/envelope';
 import { isRetryableConflict, isTransientDbError, sideBySide } from './db-errors';
 import { insertRawEvent } from './raw-events';
-import { recordset } from './sql-values';
+import { recordset } from '../../db/sql-values';
 
 export interface ApplyDeps {
   keywords: OptOutKeywords;

@@ -28,3 +28,22 @@ export function recordset(items: readonly object[], alias: string, columns: stri
   return sql`(select * from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as r(${sql.raw(columns)})
               limit ${items.length}::int) as ${sql.raw(alias)}`;
 }
+
+/**
+ * A list of texts as one parameter, for `x in ${textList(values)}`: the statement text stays the same
+ * whatever the list's length (see {@link recordset}; the LIMIT tells the planner its size).
+ */
+export function textList(values: readonly string[]): SQL {
+  return sql`(select value from jsonb_array_elements_text(${JSON.stringify(values)}::jsonb)
+              limit ${values.length}::int)`;
+}
+
+/**
+ * Whole numbers as one array parameter, for `x = any(${intArray(values)})`, which the planner turns into
+ * index look-ups of exactly these values (an `in (subquery)` may instead scan every row of a campaign
+ * and join).
+ */
+export function intArray(values: readonly number[]): SQL {
+  for (const v of values) if (!Number.isSafeInteger(v)) throw new Error(`not a whole number: ${v}`);
+  return sql`${`{${values.join(',')}}`}::int[]`;
+}
