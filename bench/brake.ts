@@ -27,10 +27,10 @@
  * Tuning knobs: BENCH_BRAKE_RATES (default 80,1000), BENCH_BRAKE_VARIANTS (default event,pause).
  * Runs standalone: `tsx bench/brake.ts`.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startIngestForEmulator } from '../src/devtools/ingest-for-emulator';
 import { fetchSendLog } from '../src/devtools/send-log-audit';
 import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN } from '../src/emulator';
+import { until } from '../test/helpers/services';
 import { startEmulatorProcess } from './emulator-process';
 import {
   BENCH_TEMPLATE,
@@ -202,14 +202,7 @@ async function control(url: string, route: string, body: unknown): Promise<void>
   if (!res.ok) throw new Error(`${route}: HTTP ${res.status} ${await res.text()}`);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(POLL_MS);
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
+  until(what, probe, timeoutMs, POLL_MS);
 
 if (require.main === module) runAsScript(benchBrake);

@@ -24,7 +24,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
@@ -32,6 +31,7 @@ import { Pool } from 'undici';
 import { openDatabase, type DatabaseHandle } from '../src/db/client';
 import { num, queryRows } from '../src/db/query';
 import { startIngestService } from '../src/ingest/service';
+import { procMemory, procStat, treeCpuSeconds } from './proc';
 import { bizOpaqueCallbackData } from '../src/shared/ids';
 import { TOPIC_ARN, inboundChange, platformMessage, statusChange } from '../test/ingest/helpers/events';
 import { CertServer, makeSigner, signSns, type TestSigner } from '../test/ingest/helpers/sns-signing';
@@ -292,57 +292,22 @@ async function driveAtRate(
   return { latencies, failures, seconds: (performance.now() - started) / 1000, mostInFlight };
 }
 
-/** CPU seconds a process has used so far (Linux), for the cost per event. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Peak resident memory of a process so far (Linux), in MB. */
-function peakRssMb(pid: number): number {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /**
  * The local PostgreSQL server behind `handle`: its postmaster's pid, found as the parent of this
  * connection's backend; undefined when the server runs elsewhere.
  */
 async function localPostmaster(handle: DatabaseHandle): Promise<number | undefined> {
   const [row] = await queryRows<{ pid: unknown }>(handle.db, sql`select pg_backend_pid() as pid`);
-  try {
-    const stat = readFileSync(`/proc/${num(row?.pid)}/stat`, 'utf8');
-    if (!stat.includes('(postgres)')) return undefined;
-    return Number(stat.split(') ')[1]?.split(' ')[1]);
-  } catch {
-    return undefined;
-  }
+  const backend = procStat(num(row?.pid));
+  return backend?.name === 'postgres' ? backend.ppid : undefined;
 }
 
+/** CPU seconds a process has used so far (Linux), for the cost per event. */
+const cpuSeconds = (pid: number): number => procStat(pid)?.cpuS ?? Number.NaN;
+
 /** CPU seconds used so far by a local PostgreSQL server: the postmaster and its children. */
-function postgresCpuSeconds(postmaster: number | undefined): number {
-  if (postmaster === undefined) return 0;
-  let total = cpuSeconds(postmaster);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      if (Number(fields[1]) !== postmaster) continue;
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return total;
-}
+const postgresCpuSeconds = (postmaster: number | undefined): number =>
+  postmaster === undefined ? 0 : treeCpuSeconds(postmaster);
 
 /** Whether the server's commits reach the disk before they return (fsync and synchronous_commit). */
 async function commitDurability(handle: DatabaseHandle): Promise<string> {
@@ -492,7 +457,7 @@ export async function benchIngestThroughput(opts: IngestBenchOptions = {}): Prom
       throw new Error(`bench data incomplete: ${JSON.stringify(check)} for ${messages} messages`);
     }
     const db = url ? 'postgres' : 'pglite';
-    const rss = servicePid === process.pid ? Number.NaN : peakRssMb(servicePid);
+    const rss = servicePid === process.pid ? Number.NaN : (procMemory(servicePid)?.peakRssMb ?? Number.NaN);
     if (!Number.isNaN(rss)) log(`ingest bench: service peak RSS ${rss.toFixed(0)} MB`);
     return [
       {

@@ -10,7 +10,7 @@
  * Run alone: `tsx bench/scale.ts` (BENCH_SCALE_RECIPIENTS changes the list size). WA_SERVICE_NODE_OPTIONS
  * passes Node flags to the worker process only, e.g. `--max-old-space-size=256` to trade rate for memory.
  */
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,6 +33,7 @@ import {
   type BenchRow,
 } from './engine-pacing';
 import { startEmulatorProcess } from './emulator-process';
+import { procMemory, procStat } from './proc';
 
 const MPS = 1_000;
 
@@ -45,11 +46,7 @@ interface Sample {
 
 /** RSS (MB) and CPU seconds (user + system) of a process, from /proc. */
 function processFigures(pid: number): { rssMb: number; cpuS: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { rssMb: rssKb / 1024, cpuS: ticks / 100 };
+  return { rssMb: procMemory(pid)?.rssMb ?? Number.NaN, cpuS: procStat(pid)?.cpuS ?? Number.NaN };
 }
 
 async function writeList(file: string, n: number): Promise<void> {

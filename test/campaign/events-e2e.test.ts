@@ -20,6 +20,7 @@ import type { IngestService } from '../../src/ingest';
 import { startIngestForEmulator } from '../../src/devtools/ingest-for-emulator';
 import { createSocialMessagingClient } from '../../src/platform/aws-client';
 import { logger } from '../../src/shared/logger';
+import { until as pollUntil } from '../helpers/services';
 import { createDevServerEnv } from '../helpers/temporal';
 import { runProductWorker } from '../helpers/product-worker';
 
@@ -99,15 +100,8 @@ function recipientsFile(name: string, phones: string[]): string {
 const phones = (from: number, n: number) =>
   Array.from({ length: n }, (_, i) => `+4917${String(700000000 + from + i)}`);
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> =>
+  pollUntil(what, probe, timeoutMs, 200);
 
 describe('campaigns with platform events', () => {
   it('carries delivery and read receipts into the status and the report', async () => {

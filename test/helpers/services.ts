@@ -16,7 +16,10 @@ export class GiveUp extends Error {
   override name = 'GiveUp';
 }
 
-/** Polls `probe` until it returns a value. */
+/**
+ * Polls `probe` until it returns a value. A probe that throws is asked again (a service may be
+ * restarting), unless it throws {@link GiveUp}; the last error is named if time runs out.
+ */
 export async function until<T>(
   what: string,
   probe: () => Promise<T | undefined>,
@@ -24,13 +27,18 @@ export async function until<T>(
   everyMs = 100,
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
+  let last: unknown;
   for (;;) {
     const value = await probe().catch((err: unknown) => {
       if (err instanceof GiveUp) throw err;
+      last = err;
       return undefined;
     });
     if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > end) {
+      const reason = last instanceof Error ? ` (last error: ${last.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`);
+    }
     await sleep(everyMs);
   }
 }
