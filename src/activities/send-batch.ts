@@ -13,7 +13,7 @@ import { buildTemplateMessage } from '../platform/message';
 import { bizOpaqueCallbackData } from '../shared/ids';
 import { ErrorAction, retryAtFor } from '../shared/meta-errors';
 import { msUntilOpen, type SendWindow } from '../shared/send-window';
-import { sendsTotal } from '../shared/metrics';
+import { sendIntentsRecoveredTotal, sendsTotal } from '../shared/metrics';
 import { BatchOutcome, DEFAULT_CAMPAIGN_TUNING, type BatchSummary } from '../workflows/definitions';
 import type { ActivityDeps } from './deps';
 import { classifySendError, type SendOutcome } from './send-outcome';
@@ -134,6 +134,13 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
 
   // Rows still `sending` belong to an attempt that died mid-chunk: the platform may have them.
   const ambiguousFromCrash = await markCrashedIntentsAmbiguous(db, campaign.id);
+  if (ambiguousFromCrash > 0) {
+    sendIntentsRecoveredTotal.inc(ambiguousFromCrash);
+    deps.logger.warn(
+      { campaignId: campaign.id, recipients: ambiguousFromCrash },
+      'an earlier send attempt stopped before recording its outcomes: its recipients are ambiguous until a status event settles them',
+    );
+  }
   const ambiguityWaitMs = input.ambiguityWaitMs ?? DEFAULT_CAMPAIGN_TUNING.ambiguityWaitMs;
   await settleAmbiguous(db, campaign, clock() - ambiguityWaitMs);
 

@@ -23,3 +23,10 @@ export const signalBacklog = new Gauge({
   help: 'Signals decided but not yet delivered',
   registers: [registry],
 });
+
+export const prunedTotal = new Counter({
+  name: 'wa_ingest_pruned_total',
+  help: 'Rows deleted by the archive retention (WA_INGEST_ARCHIVE_DAYS), by table',
+  labelNames: ['table'] as const,
+  registers: [registry],
+});

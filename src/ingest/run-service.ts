@@ -92,6 +92,7 @@ export async function runIngestService(config: AppConfig, overrides: IngestRunOv
       ...(config.WA_INGEST_STOP_WORDS.length > 0 ? { stopWords: config.WA_INGEST_STOP_WORDS } : {}),
       ...(config.WA_INGEST_RESUME_WORDS.length > 0 ? { resumeWords: config.WA_INGEST_RESUME_WORDS } : {}),
       batching: { lanes: config.WA_INGEST_LANES, maxBatch: config.WA_INGEST_MAX_BATCH },
+      archiveDays: config.WA_INGEST_ARCHIVE_DAYS,
       shutdownGraceMs: config.WA_SHUTDOWN_GRACE_MS,
       logger,
     });

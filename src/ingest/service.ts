@@ -8,6 +8,7 @@ import { OptOutKeywords } from './apply/keywords';
 import { SnsEndpoint } from './http/sns-endpoint';
 import { SnsReceiver } from './receiver';
 import { NotificationStore, type NotificationStoreOptions } from './store/notification-store';
+import { ArchivePruner, type PruneResult } from './store/retention';
 import { TrustedCertUrls } from './sns/cert-urls';
 import { SnsSignatureVerifier } from './sns/signature';
 import { TopicAllowList } from './sns/topics';
@@ -55,6 +56,10 @@ export interface IngestServiceOptions {
   signalSweepMs?: number;
   /** Group commit: most events per transaction (default 256) and transactions in flight (default 4). */
   batching?: NotificationStoreOptions;
+  /** Days archived events and finished signals are kept (0 or absent: everything is kept). */
+  archiveDays?: number;
+  /** How often the retention runs (default 10 minutes). */
+  pruneEveryMs?: number;
   /** Time to let deliveries under way finish on close (default 10 s). */
   shutdownGraceMs?: number;
   /** Replaceable in tests. */
@@ -69,6 +74,8 @@ export interface IngestService {
   signalsIdle(): Promise<void>;
   /** Retries undelivered signals now instead of at the next sweep. */
   sweepSignals(): Promise<number>;
+  /** Runs the archive retention now instead of at its next turn; undefined when it is off. */
+  pruneArchive(): Promise<PruneResult | undefined>;
   close(): Promise<void>;
 }
 
@@ -151,6 +158,14 @@ export async function startIngestService(options: IngestServiceOptions): Promise
       }
     },
   });
+  const pruner = new ArchivePruner({
+    db: options.db,
+    archiveDays: options.archiveDays ?? 0,
+    logger: log,
+    now,
+    ...(options.pruneEveryMs !== undefined ? { everyMs: options.pruneEveryMs } : {}),
+  });
+  pruner.start();
   dispatcher?.start();
   // Signals left over from before a restart go out straight away.
   if (dispatcher) void dispatcher.sweep();
@@ -161,6 +176,7 @@ export async function startIngestService(options: IngestServiceOptions): Promise
       smsTopics: smsTopicArns,
       signals: Boolean(dispatcher),
       encryptedSignals: Boolean(dispatcher) && secretSignals,
+      archiveDays: pruner.enabled ? options.archiveDays : 'all kept',
     },
     'ingest service listening',
   );
@@ -170,10 +186,12 @@ export async function startIngestService(options: IngestServiceOptions): Promise
     port: http.port,
     signalsIdle: () => dispatcher?.idle() ?? Promise.resolve(),
     sweepSignals: () => dispatcher?.sweep() ?? Promise.resolve(0),
+    pruneArchive: () => pruner.prune(),
     close: () =>
       (closing ??= (async () => {
         await endpoint.drain(options.shutdownGraceMs ?? 10_000);
         await http.close();
+        await pruner.close();
         await dispatcher?.close();
         log.info('ingest service stopped');
       })()),

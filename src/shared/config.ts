@@ -64,6 +64,11 @@ const envSchema = z.object({
   /** Group commit: transactions in flight at once, and most events written in one. */
   WA_INGEST_LANES: z.coerce.number().int().min(1).max(64).default(2),
   WA_INGEST_MAX_BATCH: z.coerce.number().int().min(1).max(5000).default(256),
+  /**
+   * Days the ingest service keeps archived events (and finished outbox signals); older ones are deleted
+   * every 10 minutes. 0 keeps everything. Events waiting for --reprocess are always kept.
+   */
+  WA_INGEST_ARCHIVE_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
   WA_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   /** Fraction of a number's MPS the engine uses; the rest absorbs dispatch jitter. */
   WA_PACE_SAFETY: z.coerce.number().gt(0).max(1).default(0.98),

@@ -11,6 +11,12 @@ export const sendsTotal = new Counter({
   registers: [registry],
 });
 
+export const sendIntentsRecoveredTotal = new Counter({
+  name: 'wa_send_intents_recovered_total',
+  help: 'Recipients found mid-send when a send attempt began: an earlier attempt stopped between its calls and writing their outcomes, so they became ambiguous',
+  registers: [registry],
+});
+
 export const eventsTotal = new Counter({
   name: 'wa_events_total',
   help: 'Platform events received by the ingest service, by kind and outcome',

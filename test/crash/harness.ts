@@ -142,6 +142,8 @@ export interface CrashRig {
   worker: Supervised;
   /** Another `wa-campaigns worker` on the same task queue, database and emulator (not started). */
   addWorker(name: string): Supervised;
+  /** {@link worker} and every added one: described when a test fails and stopped by {@link close}. */
+  workers: Supervised[];
   /** `wa-campaigns ingest`, subscribed to the emulator's events. */
   ingest: Supervised;
   campaigns: CampaignClient;
@@ -203,6 +205,7 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig>
     }),
   );
   const worker = new Supervised('worker', () => startWorkerProcess(settings));
+  const workers = [worker];
   await ingest.start();
   const res = await fetch(`${emulator.url}/_emulator/sns/subscribe`, {
     method: 'POST',
@@ -220,7 +223,12 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig>
     campaigns,
     taskQueue,
     dir,
-    addWorker: (name) => new Supervised(name, () => startWorkerProcess(settings)),
+    workers,
+    addWorker(name) {
+      const added = new Supervised(name, () => startWorkerProcess(settings));
+      workers.push(added);
+      return added;
+    },
     recipientsFile(name, from, n) {
       const file = path.join(dir, `${name}.csv`);
       const rows = Array.from({ length: n }, (_, i) => `${phoneAt(from + i)},${(i % 90) + 10}%`);
@@ -228,7 +236,7 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig>
       return file;
     },
     async close() {
-      await Promise.all([worker.stop(), ingest.stop()]);
+      await Promise.all([...workers.map((w) => w.stop()), ingest.stop()]);
       await database.close().catch(() => undefined);
       await emulator.close();
       rmSync(dir, { recursive: true, force: true });
@@ -300,7 +308,8 @@ export async function describeRig(rig: CrashRig, campaignIds: string[]): Promise
     ).catch((err: unknown) => [{ state: `unreadable: ${String(err)}`, n: 0 }]);
     lines.push(`${id}: ${states.map((r) => `${r.state} ${num(r.n)}`).join(', ')}`);
   }
-  lines.push(`worker (unexpected restarts ${rig.worker.crashes}):`, rig.worker.output().slice(-4_000));
+  for (const w of rig.workers)
+    lines.push(`${w.name} (unexpected restarts ${w.crashes}):`, w.output().slice(-4_000));
   lines.push(`ingest (unexpected restarts ${rig.ingest.crashes}):`, rig.ingest.output().slice(-2_000));
   return lines.join('\n');
 }

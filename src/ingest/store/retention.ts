@@ -1,0 +1,151 @@
+import { sql } from 'drizzle-orm';
+import type { Database } from '../../db/client';
+import { num, queryRows } from '../../db/query';
+import type { Logger } from '../../shared/logger';
+import { prunedTotal } from '../metrics';
+
+/**
+ * Outcomes kept whatever their age: they wait for `wa-campaigns ingest --reprocess` (a fix, or a newer
+ * release that understands them), so pruning them would lose events nothing has applied yet.
+ */
+export const KEPT_OUTCOMES = ['failed', 'unrecognized'] as const;
+
+export interface PruneOptions {
+  /** Archived events received before this are deleted (except {@link KEPT_OUTCOMES}). */
+  eventsBefore: Date;
+  /** Outbox signals finished (delivered, gone, expired) before this are deleted. */
+  signalsBefore: Date;
+  /** Rows per statement (default 5,000): short statements, so ingest transactions never wait long. */
+  batch?: number;
+  /** Checked between statements: stop early (service shutting down). */
+  stopped?: () => boolean;
+}
+
+export interface PruneResult {
+  events: number;
+  signals: number;
+}
+
+/**
+ * Deletes what the retention allows, a batch at a time, oldest first. Rows another replica is deleting
+ * at the same moment are skipped rather than waited for, so replicas can prune side by side.
+ */
+export async function pruneArchive(db: Database, options: PruneOptions): Promise<PruneResult> {
+  const batch = options.batch ?? 5_000;
+  const stopped = options.stopped ?? (() => false);
+  const result: PruneResult = { events: 0, signals: 0 };
+  const kept = `{${KEPT_OUTCOMES.join(',')}}`;
+  for (;;) {
+    if (stopped()) return result;
+    const [row] = await queryRows<{ n: unknown }>(
+      db,
+      sql`with gone as (
+            delete from events_raw where id in (
+              select id from events_raw
+               where received_at < ${options.eventsBefore.toISOString()}::timestamptz
+                 and outcome <> all(${kept}::text[])
+               order by received_at limit ${batch}::int
+               for update skip locked)
+            returning 1)
+          select count(*) as n from gone`,
+    );
+    const n = num(row?.n);
+    result.events += n;
+    prunedTotal.inc({ table: 'events_raw' }, n);
+    if (n < batch) break;
+  }
+  for (;;) {
+    if (stopped()) return result;
+    const [row] = await queryRows<{ n: unknown }>(
+      db,
+      sql`with gone as (
+            delete from ingest_signals where id in (
+              select id from ingest_signals
+               where done_at < ${options.signalsBefore.toISOString()}::timestamptz
+               order by done_at limit ${batch}::int
+               for update skip locked)
+            returning 1)
+          select count(*) as n from gone`,
+    );
+    const n = num(row?.n);
+    result.signals += n;
+    prunedTotal.inc({ table: 'ingest_signals' }, n);
+    if (n < batch) break;
+  }
+  return result;
+}
+
+export interface ArchivePrunerOptions {
+  db: Database;
+  /** Days an archived event is kept; 0 keeps everything (and the pruner does nothing). */
+  archiveDays: number;
+  logger: Logger;
+  /** How often to prune (default every 10 minutes; the first run comes one interval after start). */
+  everyMs?: number;
+  now?: () => number;
+  batch?: number;
+}
+
+const DAY_MS = 86_400_000;
+/** Finished signals are kept at least this long: the outbox's repeat window looks back over them. */
+const MIN_SIGNAL_KEEP_MS = DAY_MS;
+
+/**
+ * The ingest service's retention: every few minutes, archived events older than `archiveDays` and
+ * outbox signals finished as long ago are deleted. A failure is logged and tried again next time; it
+ * never touches event intake.
+ */
+export class ArchivePruner {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<PruneResult | undefined> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: ArchivePrunerOptions) {}
+
+  get enabled(): boolean {
+    return this.options.archiveDays > 0;
+  }
+
+  start(): void {
+    if (!this.enabled || this.timer || this.closed) return;
+    this.timer = setInterval(() => void this.prune(), this.options.everyMs ?? 10 * 60_000);
+    this.timer.unref();
+  }
+
+  /** One pruning pass now (or the one under way); undefined when disabled or it failed. */
+  prune(): Promise<PruneResult | undefined> {
+    if (!this.enabled || this.closed) return Promise.resolve(undefined);
+    return (this.running ??= this.pass().finally(() => {
+      this.running = undefined;
+    }));
+  }
+
+  private async pass(): Promise<PruneResult | undefined> {
+    const now = (this.options.now ?? Date.now)();
+    const keepMs = this.options.archiveDays * DAY_MS;
+    try {
+      const result = await pruneArchive(this.options.db, {
+        eventsBefore: new Date(now - keepMs),
+        signalsBefore: new Date(now - Math.max(keepMs, MIN_SIGNAL_KEEP_MS)),
+        stopped: () => this.closed,
+        ...(this.options.batch !== undefined ? { batch: this.options.batch } : {}),
+      });
+      if (result.events + result.signals > 0)
+        this.options.logger.info(
+          { ...result, archiveDays: this.options.archiveDays },
+          'pruned the event archive',
+        );
+      return result;
+    } catch (err) {
+      this.options.logger.warn({ err }, 'pruning the event archive failed; trying again later');
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
