@@ -397,6 +397,7 @@ export async function benchIngestThroughput(opts: IngestBenchOptions = {}): Prom
     // seconds compiling. A long-running service is measured in its steady state.
     await drive(port, bodies.splice(0, url ? 4_000 : 400), concurrency);
     const durability = await commitDurability(handle);
+    const storageBefore = await storageBytes(handle);
     const postmaster = url ? await localPostmaster(handle) : undefined;
     // The rest in two halves, in order (a message's statuses keep their order): one as fast as the
     // service answers, one at the rate Meta asks to plan for.
@@ -456,6 +457,15 @@ export async function benchIngestThroughput(opts: IngestBenchOptions = {}): Prom
     ) {
       throw new Error(`bench data incomplete: ${JSON.stringify(check)} for ${messages} messages`);
     }
+    // Disk the measured events took (tables and indexes), before any vacuum: what retention has to plan for.
+    const storageAfter = await storageBytes(handle);
+    const measuredEvents = saturationBodies.length + openLoopBodies.length;
+    const perEvent = (storageAfter.total - storageBefore.total) / measuredEvents;
+    const archivePerEvent = (storageAfter.archive - storageBefore.archive) / measuredEvents;
+    log(
+      `ingest bench: ${perEvent.toFixed(0)} bytes of database per event, ${archivePerEvent.toFixed(0)} of them ` +
+        `in the archive (events_raw); at ${offered} events/s a day adds ${((perEvent * offered * 86_400) / 1e9).toFixed(0)} GB`,
+    );
     const db = url ? 'postgres' : 'pglite';
     const rss = servicePid === process.pid ? Number.NaN : (procMemory(servicePid)?.peakRssMb ?? Number.NaN);
     if (!Number.isNaN(rss)) log(`ingest bench: service peak RSS ${rss.toFixed(0)} MB`);
@@ -495,6 +505,16 @@ export async function benchIngestThroughput(opts: IngestBenchOptions = {}): Prom
         value: Number(openLoop.p99.toFixed(1)),
         unit: `ms, ${offered} events/s offered`,
       },
+      {
+        metric: `ingest_storage_bytes_per_event_${db}`,
+        value: Math.round(perEvent),
+        unit: 'bytes (tables and indexes)',
+      },
+      {
+        metric: `ingest_archive_bytes_per_event_${db}`,
+        value: Math.round(archivePerEvent),
+        unit: 'bytes (events_raw and its indexes)',
+      },
       ...(Number.isNaN(rss)
         ? []
         : [{ metric: 'ingest_service_peak_rss', value: Math.round(rss), unit: 'MB' }]),
@@ -507,6 +527,15 @@ export async function benchIngestThroughput(opts: IngestBenchOptions = {}): Prom
       .catch(() => undefined);
     await handle.close();
   }
+}
+
+/** Size of the database and of the archive table, indexes and TOAST included. */
+async function storageBytes(handle: DatabaseHandle): Promise<{ total: number; archive: number }> {
+  const [row] = await queryRows<{ total: unknown; archive: unknown }>(
+    handle.db,
+    sql`select pg_database_size(current_database()) as total, pg_total_relation_size('events_raw') as archive`,
+  );
+  return { total: num(row?.total), archive: num(row?.archive) };
 }
 
 if (require.main === module) {
