@@ -80,7 +80,7 @@ export interface ArchivePrunerOptions {
   /** Days an archived event is kept; 0 keeps everything (and the pruner does nothing). */
   archiveDays: number;
   logger: Logger;
-  /** How often to prune (default every 10 minutes; the first run comes one interval after start). */
+  /** How often to prune (default every 10 minutes). */
   everyMs?: number;
   now?: () => number;
   batch?: number;
@@ -106,9 +106,19 @@ export class ArchivePruner {
     return this.options.archiveDays > 0;
   }
 
+  /** The first pass a minute after start (sooner if the interval is shorter), then every interval. */
   start(): void {
     if (!this.enabled || this.timer || this.closed) return;
-    this.timer = setInterval(() => void this.prune(), this.options.everyMs ?? 10 * 60_000);
+    const everyMs = this.options.everyMs ?? 10 * 60_000;
+    this.timer = setTimeout(
+      () => {
+        if (this.closed) return;
+        void this.prune();
+        this.timer = setInterval(() => void this.prune(), everyMs);
+        this.timer.unref();
+      },
+      Math.min(everyMs, 60_000),
+    );
     this.timer.unref();
   }
 
@@ -144,7 +154,7 @@ export class ArchivePruner {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
   }
