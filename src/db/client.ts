@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import * as schema from './schema';
 import { guardAgainstClosedSocketWrites } from './driver-guard';
 import type { Sql } from 'postgres';
+import { safeErrorText } from '../shared/safe-error';
 
 /** The drizzle database, whichever driver is underneath. */
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -75,7 +76,7 @@ async function openServer(url: string, max: number, prepare: boolean): Promise<D
     await db.execute(sql`select 1`);
   } catch (err) {
     await client.end({ timeout: 1 });
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = safeErrorText(err);
     throw new DatabaseUnavailableError(`DATABASE_URL (${safe}): cannot connect: ${reason}`);
   }
   return { db, kind: 'postgres', location: safe, close: () => client.end({ timeout: 5 }) };

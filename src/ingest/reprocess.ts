@@ -6,6 +6,7 @@ import { asObject } from './events/shape';
 import { parsePlatformMessage } from './events/platform-message';
 import { isTransientDbError } from './store/db-errors';
 import { applyArchived } from './store/store-events';
+import { safeErrorText } from '../shared/safe-error';
 
 export interface ReprocessOptions {
   db: Database;
@@ -55,7 +56,7 @@ export async function reprocessEvents(options: ReprocessOptions): Promise<Reproc
       // With the database gone there is nothing to record the failure in: stop and say so.
       if (isTransientDbError(err)) throw err;
       result.stillFailing++;
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = safeErrorText(err);
       await options.db.execute(
         sql`update events_raw set error = ${`re-processing failed: ${reason}`.slice(0, 2000)} where id = ${id}`,
       );

@@ -13,6 +13,7 @@ import { TrustedCertUrls } from './sns/cert-urls';
 import { SnsSignatureVerifier } from './sns/signature';
 import { TopicAllowList } from './sns/topics';
 import { SignalDispatcher } from './signals/dispatcher';
+import { safeErrorText } from '../shared/safe-error';
 
 export interface IngestServiceOptions {
   db: Database;
@@ -154,7 +155,7 @@ export async function startIngestService(options: IngestServiceOptions): Promise
         ]);
         return { ok: true, detail: { database: 'ok', signals: dispatcher ? 'on' : 'off' } };
       } catch (err) {
-        return { ok: false, detail: { database: err instanceof Error ? err.message : String(err) } };
+        return { ok: false, detail: { database: safeErrorText(err) } };
       }
     },
   });

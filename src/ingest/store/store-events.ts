@@ -11,6 +11,7 @@ import type { SnsBody } from '../sns/envelope';
 import { isRetryableConflict, isTransientDbError, sideBySide } from './db-errors';
 import { insertRawEvent } from './raw-events';
 import { recordset } from '../../db/sql-values';
+import { safeErrorText } from '../../shared/safe-error';
 
 export interface ApplyDeps {
   keywords: OptOutKeywords;
@@ -91,7 +92,7 @@ export async function storeEvents(
         for (const event of events) results.push(...(await storeEvents(deps, [event])));
         return results;
       }
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = safeErrorText(err);
       return [
         await storeUnapplied(deps.db, events[0]!.body, events[0]!.kind, 'failed', reason.slice(0, 2000)),
       ];

@@ -11,6 +11,7 @@ import {
   type StoreDeps,
   type StoredNotification,
 } from './store-events';
+import { safeErrorText } from '../../shared/safe-error';
 
 /** The archive's `kind` for an inbound SMS (two-way SMS, AWS End User Messaging SMS). */
 export const INBOUND_SMS_KIND = 'inbound-sms';
@@ -70,7 +71,7 @@ export async function storeInboundSms(
     } catch (err) {
       if (isRetryableConflict(err) && attempt < MAX_CONFLICT_RETRIES) continue;
       if (isTransientDbError(err)) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = safeErrorText(err);
       return storeUnapplied(deps.db, body, INBOUND_SMS_KIND, 'failed', reason.slice(0, 2000));
     }
   }
