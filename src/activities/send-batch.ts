@@ -608,7 +608,12 @@ async function openServiceWindows(
   return new Set(open.map((r) => r.phone));
 }
 
-/** Marks rows `sending` if they are still `pending`; returns the rows this call claimed with their attempts. */
+/**
+ * Marks rows `sending` if they are still `pending`; returns the rows this call claimed with their attempts.
+ * A retried row forgets its previous (failed) message: statuses of the new one, which may arrive before
+ * its answer is recorded, must find the row; the earlier message's late statuses are kept out by its
+ * recorded failure.
+ */
 async function recordIntent(
   db: Database,
   campaignId: string,
@@ -619,7 +624,7 @@ async function recordIntent(
   const claimed = await queryRows<{ seq: unknown; attempts: unknown }>(
     db,
     sql`update recipients set state = 'sending', sending_since = ${ts(nowMs)}, attempts = attempts + 1,
-        updated_at = now() where campaign_id = ${campaignId} and seq = any(${seqs}) and state = 'pending'
+        message_id = null, updated_at = now() where campaign_id = ${campaignId} and seq = any(${seqs}) and state = 'pending'
         returning seq, attempts`,
   );
   return new Map(claimed.map((r) => [num(r.seq), num(r.attempts)]));

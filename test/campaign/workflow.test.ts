@@ -29,6 +29,9 @@ import { FakePlatform, virtualActivityClock } from '../helpers/fake-platform';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 import { recordHistoryFixture } from '../replay/record';
 import { runProductWorker } from '../helpers/product-worker';
+import { OptOutKeywords } from '../../src/ingest/apply/keywords';
+import { NotificationStore } from '../../src/ingest/store/notification-store';
+import { platformMessage, statusChange } from '../ingest/helpers/events';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -37,12 +40,13 @@ let env: TestWorkflowEnvironment;
 let database: DatabaseHandle;
 let platform: FakePlatform;
 let stopWorker: () => Promise<void>;
+let clock: () => number;
 const taskQueue = `campaign-tests-${randomUUID()}`;
 
 beforeAll(async () => {
   env = await createTimeSkippingEnv();
   database = await openDatabase({ dataDir: 'memory://' });
-  const clock = virtualActivityClock();
+  clock = virtualActivityClock();
   platform = new FakePlatform(clock);
   platform.setTemplate('promo', 'en_US', {
     status: 'APPROVED',
@@ -319,6 +323,54 @@ describe('campaign workflow (time-skipping)', () => {
     expect(await statesOf(campaignId)).toEqual({ cancelled: 3 });
     await recordHistoryFixture(handle, 'campaign', 'operator-controls');
     await expect(handle.executeUpdate(pauseCampaignUpdate, { args: [{}] })).rejects.toThrow();
+  });
+
+  it('retries a recipient whose new message fails before the sender has recorded its answer', async () => {
+    // The ingest service, in this process: a status event can overtake the platform's answer.
+    const ingest = new NotificationStore({
+      db: database.db,
+      keywords: new OptOutKeywords(),
+      now: clock,
+      signals: false,
+    });
+    const { campaignId, handle } = await startCampaign({ recipients: 1 });
+    // The first two messages fail with 131049 (marketing cap), each reported before its answer arrives.
+    let failing = 2;
+    platform.beforeAnswer = async (send) => {
+      if (!send.callbackData?.startsWith(`wac1:${campaignId}:`) || failing === 0) return;
+      failing--;
+      await ingest.store({
+        Type: 'Notification',
+        MessageId: randomUUID(),
+        TopicArn: 'arn:aws:sns:eu-west-1:210987654321:wa-events',
+        Message: platformMessage([
+          statusChange({
+            id: send.messageId,
+            status: 'failed',
+            recipient: send.to.replace('+', ''),
+            biz: send.callbackData,
+            atMs: clock(),
+            errors: [{ code: 131049 }],
+          }),
+        ]),
+        Timestamp: new Date().toISOString(),
+        SignatureVersion: '1',
+        Signature: '',
+        SigningCertURL: '',
+      });
+    };
+    try {
+      const result = await handle.result();
+      expect(result.state).toBe(CampaignState.Completed);
+      // Each failure was seen and retried a day later; the third message went through.
+      const sends = sendsOf(campaignId);
+      expect(sends).toHaveLength(3);
+      expect(sends[2]! - sends[1]!).toBeGreaterThanOrEqual(DAY);
+      const [row] = await database.db.select().from(recipients).where(eq(recipients.campaignId, campaignId));
+      expect(row).toMatchObject({ state: 'sent', attempts: 3, errorCode: null });
+    } finally {
+      platform.beforeAnswer = undefined;
+    }
   });
 
   for (const policy of ['at-most-once', 'at-least-once'] as const) {

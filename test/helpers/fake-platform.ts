@@ -18,6 +18,12 @@ export class FakePlatform {
   readonly failures = new Map<string, number[]>();
   /** Recipients whose next send is accepted but whose answer is lost (the caller sees a time-out). */
   readonly lostAnswers = new Set<string>();
+  /**
+   * Runs after a send is accepted and before its answer reaches the caller: a status event that overtakes
+   * the answer (the ingest service is quick, the sender records its outcomes a little later).
+   */
+  beforeAnswer:
+    ((send: { to: string; messageId: string; callbackData?: string }) => Promise<void>) | undefined;
   private nextId = 1;
 
   constructor(private readonly clock: () => number) {}
@@ -31,7 +37,6 @@ export class FakePlatform {
   }
 
   client(): SocialMessagingClient {
-    // eslint-disable-next-line @typescript-eslint/require-await -- async like the real client: errors reject
     const send = async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
       switch (command.constructor.name) {
         case 'GetLinkedWhatsAppBusinessAccountPhoneNumberCommand':
@@ -81,6 +86,11 @@ export class FakePlatform {
             callbackData: message.biz_opaque_callback_data,
           });
           const messageId = `wamid.fake${this.nextId++}`;
+          await this.beforeAnswer?.({
+            to: message.to,
+            messageId,
+            ...(message.biz_opaque_callback_data ? { callbackData: message.biz_opaque_callback_data } : {}),
+          });
           if (this.lostAnswers.delete(message.to)) {
             throw Object.assign(new Error('socket hang up while waiting for the answer'), {
               name: 'TimeoutError',
