@@ -176,7 +176,7 @@ export class SnsReceiver {
         kind,
         outcome: 'rejected',
         error: reason,
-        body: archived,
+        body: boundedForArchive(archived),
       });
     } catch (err) {
       // The answer is the same whether or not the record could be written.
@@ -184,4 +184,14 @@ export class SnsReceiver {
     }
     return { status, outcome: 'rejected', kind, detail: reason };
   }
+}
+
+/** Most of a refused delivery the archive keeps: refusals need no authentication, so they must stay small. */
+export const MAX_REJECTED_ARCHIVE_CHARS = 65_536;
+
+/** A refused delivery as archived: whole when small, else its beginning and its size. */
+export function boundedForArchive(archived: unknown): unknown {
+  const text = JSON.stringify(archived) ?? 'null';
+  if (text.length <= MAX_REJECTED_ARCHIVE_CHARS) return archived;
+  return { raw: text.slice(0, MAX_REJECTED_ARCHIVE_CHARS), truncatedFrom: text.length };
 }

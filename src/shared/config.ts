@@ -108,6 +108,21 @@ function isPostgresUrl(value: string): boolean {
   }
 }
 
+/**
+ * Pruning the archive also deletes the SNS MessageIds that tell a redelivery from a new event, so with a
+ * retention, messages older than it must be refused as replays.
+ */
+function retentionProblem(c: AppConfig): string | undefined {
+  const days = c.WA_INGEST_ARCHIVE_DAYS;
+  const maxAge = c.WA_INGEST_MAX_MESSAGE_AGE_SECONDS;
+  if (days === 0 || (maxAge > 0 && maxAge < days * 86_400)) return undefined;
+  return (
+    `WA_INGEST_MAX_MESSAGE_AGE_SECONDS: must be between 1 and ${days * 86_400 - 1} with ` +
+    `WA_INGEST_ARCHIVE_DAYS=${days} (it is ${maxAge}${maxAge === 0 ? ', no limit' : ''}): once an event's ` +
+    'archive row is pruned, only its age keeps a redelivery from being applied again'
+  );
+}
+
 /** A configuration problem the user can fix; the message names the setting. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -116,7 +131,11 @@ export class ConfigError extends Error {
 /** Reads and validates the environment once; throws ConfigError with one line per bad setting. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = envSchema.safeParse(env);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    const problem = retentionProblem(parsed.data);
+    if (problem) throw new ConfigError(`invalid configuration: ${problem}`);
+    return parsed.data;
+  }
   const lines = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
   throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
 }

@@ -5,7 +5,8 @@
  */
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pruneArchive } from '../../src/ingest/store/retention';
+import { archiveCutoff, pruneArchive } from '../../src/ingest/store/retention';
+import { ConfigError, loadConfig } from '../../src/shared/config';
 import { num } from '../../src/db/query';
 import { until } from '../helpers/services';
 import { platformMessage, statusChange } from './helpers/events';
@@ -159,5 +160,53 @@ describe('archive retention', () => {
       return left.unmatched === 1 ? left : undefined;
     });
     expect((await prunedEvents(harness)) - prunedBefore).toBe(3);
+  });
+
+  it('prunes failed inbound SMS, which --reprocess cannot apply, with the rest', async () => {
+    h = await startHarness({ archiveDays: 7, pruneEveryMs: 3_600_000 });
+    await h.db.execute(
+      sql`insert into events_raw (kind, outcome, error, body, received_at) values
+            ('inbound-sms', 'failed', 'could not store', '{"Message":"code 123456"}'::jsonb, now() - interval '8 days'),
+            ('messages', 'failed', 'could not apply', '{}'::jsonb, now() - interval '8 days')`,
+    );
+    expect(await h.service.pruneArchive()).toEqual({ events: 1, signals: 0 });
+    expect(await h.rows(sql`select kind, outcome from events_raw`)).toEqual([
+      { kind: 'messages', outcome: 'failed' },
+    ]);
+  });
+
+  it('keeps what a running onboarding may still look for in the archive', async () => {
+    h = await startHarness({ archiveDays: 1, pruneEveryMs: 3_600_000 });
+    const now = Date.now();
+    // Started 10 days ago, deadline in 4 days: events since its start (less a margin) stay.
+    await h.db.execute(
+      sql`insert into onboardings (id, step, deadline, created_at) values
+            ('ob-running', 'verifying', now() + interval '4 days', now() - interval '10 days'),
+            ('ob-done', 'done', now() - interval '1 day', now() - interval '20 days')`,
+    );
+    await h.db.execute(sql`update onboardings set finished_at = now() where id = 'ob-done'`);
+    const cutoff = await archiveCutoff(h.db, now, DAY);
+    expect(now - cutoff.getTime()).toBeGreaterThan(10 * DAY);
+    expect(now - cutoff.getTime()).toBeLessThan(10 * DAY + 2 * 3_600_000);
+    await archiveStatuses(h, 2, 'during-onboarding');
+    await age(h, sql`true`, 9);
+    await archiveStatuses(h, 1, 'before-onboarding');
+    await age(h, sql`received_at > now() - interval '1 day'`, 11);
+    expect(await h.service.pruneArchive()).toEqual({ events: 1, signals: 0 });
+    expect(await archiveByOutcome(h)).toEqual({ unmatched: 2 });
+
+    // Once it has finished, its events go too.
+    await h.db.execute(sql`update onboardings set finished_at = now() where id = 'ob-running'`);
+    expect(await h.service.pruneArchive()).toEqual({ events: 2, signals: 0 });
+  });
+
+  it('refuses a retention without a replay limit shorter than it', () => {
+    const base = { WA_INGEST_ARCHIVE_DAYS: '2' };
+    expect(() => loadConfig({ ...base, WA_INGEST_MAX_MESSAGE_AGE_SECONDS: '0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, WA_INGEST_MAX_MESSAGE_AGE_SECONDS: '172800' })).toThrow(
+      /WA_INGEST_MAX_MESSAGE_AGE_SECONDS: must be between 1 and 172799 with WA_INGEST_ARCHIVE_DAYS=2/,
+    );
+    expect(loadConfig({ ...base }).WA_INGEST_ARCHIVE_DAYS).toBe(2);
+    expect(loadConfig({ WA_INGEST_MAX_MESSAGE_AGE_SECONDS: '0' }).WA_INGEST_ARCHIVE_DAYS).toBe(0);
   });
 });

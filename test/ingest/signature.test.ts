@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PHONE_NUMBER_ID, TOPIC_ARN, inboundChange, platformMessage } from './helpers/events';
 import { startHarness, type Harness } from './helpers/harness';
 import { makeSigner, signSns } from './helpers/sns-signing';
+import { MAX_REJECTED_ARCHIVE_CHARS } from '../../src/ingest/receiver';
 
 let h: Harness;
 beforeAll(async () => {
@@ -83,6 +84,19 @@ describe('SNS signatures and trust', () => {
     const ok = await h.post(genuine);
     expect(ok.status).toBe(200);
     expect(ok.body.outcome).toBe('applied');
+  });
+
+  it('archives only the beginning of a large refused delivery: refusals need no credentials', async () => {
+    const genuine = h.build(hello('wamid.big'));
+    const forged = { ...genuine, Message: hello('x'.repeat(900_000)) };
+    const reply = await h.post(forged);
+    expect(reply.status).toBe(403);
+    const [row] = await h.rows<{ size: number; body: { raw?: string; truncatedFrom?: number } }>(
+      sql`select octet_length(body::text) as size, body from events_raw where outcome = 'rejected' order by id desc limit 1`,
+    );
+    expect(row?.body.truncatedFrom).toBeGreaterThan(900_000);
+    expect(row?.body.raw).toHaveLength(MAX_REJECTED_ARCHIVE_CHARS);
+    expect(row?.size).toBeLessThan(MAX_REJECTED_ARCHIVE_CHARS + 1_000);
   });
 
   it('refuses a message signed with another key', async () => {

@@ -6,9 +6,11 @@ import { prunedTotal } from '../metrics';
 
 /**
  * Outcomes kept whatever their age: they wait for `wa-campaigns ingest --reprocess` (a fix, or a newer
- * release that understands them), so pruning them would lose events nothing has applied yet.
+ * release that understands them), so pruning them would lose events nothing has applied yet. Inbound SMS
+ * are not re-processed, so theirs are pruned like the rest (they may hold a verification code).
  */
 export const KEPT_OUTCOMES = ['failed', 'unrecognized'] as const;
+const INBOUND_SMS_KIND = 'inbound-sms';
 
 export interface PruneOptions {
   /** Archived events received before this are deleted (except {@link KEPT_OUTCOMES}). */
@@ -43,7 +45,7 @@ export async function pruneArchive(db: Database, options: PruneOptions): Promise
             delete from events_raw where id in (
               select id from events_raw
                where received_at < ${options.eventsBefore.toISOString()}::timestamptz
-                 and outcome <> all(${kept}::text[])
+                 and (outcome <> all(${kept}::text[]) or kind = ${INBOUND_SMS_KIND})
                order by received_at limit ${batch}::int
                for update skip locked)
             returning 1)
@@ -89,6 +91,27 @@ export interface ArchivePrunerOptions {
 const DAY_MS = 86_400_000;
 /** Finished signals are kept at least this long: the outbox's repeat window looks back over them. */
 const MIN_SIGNAL_KEEP_MS = DAY_MS;
+/**
+ * Onboardings look in the archive for what they wait for (an event of their WABA, a verification code)
+ * back to when they started, in case the ingest service's signal was lost: while one runs, nothing it
+ * may look for is pruned. The margin covers a workflow started a little before its row was written; an
+ * onboarding still open this long after its deadline no longer holds the retention back.
+ */
+const ONBOARDING_MARGIN_MS = 3_600_000;
+const STALE_ONBOARDING_MS = 30 * DAY_MS;
+
+/** Received-at before which archived events may go: the retention, held back by running onboardings. */
+export async function archiveCutoff(db: Database, nowMs: number, keepMs: number): Promise<Date> {
+  const [row] = await queryRows<{ since: Date | string | null }>(
+    db,
+    sql`select min(created_at) as since from onboardings
+        where finished_at is null and deadline > ${new Date(nowMs - STALE_ONBOARDING_MS).toISOString()}::timestamptz`,
+  );
+  const byRetention = nowMs - keepMs;
+  if (!row?.since) return new Date(byRetention);
+  const byOnboarding = new Date(row.since).getTime() - ONBOARDING_MARGIN_MS;
+  return new Date(Math.min(byRetention, byOnboarding));
+}
 
 /**
  * The ingest service's retention: every few minutes, archived events older than `archiveDays` and
@@ -135,7 +158,7 @@ export class ArchivePruner {
     const keepMs = this.options.archiveDays * DAY_MS;
     try {
       const result = await pruneArchive(this.options.db, {
-        eventsBefore: new Date(now - keepMs),
+        eventsBefore: await archiveCutoff(this.options.db, now, keepMs),
         signalsBefore: new Date(now - Math.max(keepMs, MIN_SIGNAL_KEEP_MS)),
         stopped: () => this.closed,
         ...(this.options.batch !== undefined ? { batch: this.options.batch } : {}),
