@@ -28,6 +28,13 @@ export const numbers = pgTable('numbers', {
   portfolioId: text('portfolio_id'),
   qualityRating: text('quality_rating'),
   status: text('status'),
+  /**
+   * When the last phone_number_quality_update applied to tier and quality happened; events arrive out
+   * of order, and an older one must not overwrite a newer state.
+   */
+  qualityEventAt: tstz('quality_event_at'),
+  /** When the last event applied to `status` happened (FLAGGED / UNFLAGGED, account restrictions). */
+  statusEventAt: tstz('status_event_at'),
   /** Time zone used for recipients that carry none (the number's country). */
   defaultTimezone: text('default_timezone').notNull().default('UTC'),
   /** Length of the rolling tier window; 24 h on the platform, shorter in demos and tests. */

@@ -4,6 +4,7 @@ import {
   PHONE_NUMBER_ID,
   WABA_ID,
   accountUpdateChange,
+  numberMessage,
   phoneQualityChange,
   platformMessage,
   templateQualityChange,
@@ -278,7 +279,7 @@ describe('signal delivery', () => {
     }
   });
 
-  it('queues a batch in one go: decided order kept, a repeat within the window written once', async () => {
+  it('queues a batch in one go: decided order kept, a repeat of the latest signal written once', async () => {
     const stop = (event: string) => ({
       kind: 'campaign-stop' as const,
       workflowId: 'campaign:outbox-batch',
@@ -291,9 +292,9 @@ describe('signal delivery', () => {
     const second = Number(e2!.id);
     const queued = await h.db.transaction((tx) =>
       queueSignals(tx, [
-        { eventId: first, signals: [stop('ERROR_131048'), stop('ERROR_131031')] },
-        // The same signal from another event of the batch: already queued.
-        { eventId: second, signals: [stop('ERROR_131048'), stop('ERROR_132001')] },
+        { eventId: first, signals: [stop('ERROR_131048'), stop('ERROR_131048'), stop('ERROR_131031')] },
+        // The same signal as the latest one, from another event of the batch: already queued.
+        { eventId: second, signals: [stop('ERROR_131031'), stop('ERROR_132001')] },
       ]),
     );
     const ids = [...(queued.get(first) ?? []), ...(queued.get(second) ?? [])];
@@ -309,10 +310,120 @@ describe('signal delivery', () => {
       [second, 'ERROR_132001'],
     ]);
     expect(rows.map((r) => Number(r.id))).toEqual(ids);
-    // A later batch within the repeat window adds nothing for a signal already queued.
+    // A later batch within the repeat window adds nothing for the signal queued last.
     const again = await h.db.transaction((tx) =>
-      queueSignals(tx, [{ eventId: second, signals: [stop('ERROR_131031')] }]),
+      queueSignals(tx, [{ eventId: second, signals: [stop('ERROR_132001')] }]),
     );
     expect(again.size).toBe(0);
+  });
+
+  describe('repeat window', () => {
+    const workflowId = (name: string) => `number:phone-number-id-${name}`;
+    const numberSignal = (name: string, event: string) => ({
+      kind: 'number-status' as const,
+      workflowId: workflowId(name),
+      phoneNumberId: `phone-number-id-${name}`,
+      payload: { event },
+    });
+    let eventId: number;
+    beforeAll(async () => {
+      const [row] = await h.rows<{ id: unknown }>(
+        sql`insert into events_raw (kind, outcome, body) values ('test', 'applied', '{}') returning id`,
+      );
+      eventId = Number(row!.id);
+    });
+    const queue = (...signals: ReturnType<typeof numberSignal>[]) =>
+      h.db.transaction((tx) => queueSignals(tx, [{ eventId, signals }]));
+    const queuedEvents = async (name: string) =>
+      (
+        await h.rows<{ event: string }>(
+          sql`select payload->>'event' as event from ingest_signals where workflow_id = ${workflowId(name)} order by id`,
+        )
+      ).map((r) => r.event);
+
+    it('a burst of the same signal is queued once, in one batch and across batches', async () => {
+      const burst = Array.from({ length: 100 }, () => numberSignal('burst', 'ERROR_131048'));
+      expect((await queue(...burst)).get(eventId)).toHaveLength(1);
+      expect((await queue(...burst)).size).toBe(0);
+      expect(await queuedEvents('burst')).toEqual(['ERROR_131048']);
+    });
+
+    it('a state that flips back within one batch is queued each time it changes', async () => {
+      const flips = ['FLAGGED', 'FLAGGED', 'UNFLAGGED', 'FLAGGED', 'FLAGGED'];
+      await queue(...flips.map((e) => numberSignal('flip-batch', e)));
+      expect(await queuedEvents('flip-batch')).toEqual(['FLAGGED', 'UNFLAGGED', 'FLAGGED']);
+    });
+
+    it('a state that flips back across batches within the window is queued each time it changes', async () => {
+      for (const e of ['FLAGGED', 'UNFLAGGED', 'FLAGGED', 'FLAGGED'])
+        await queue(numberSignal('flip-across', e));
+      expect(await queuedEvents('flip-across')).toEqual(['FLAGGED', 'UNFLAGGED', 'FLAGGED']);
+      // The first of a batch is compared with the latest row, the rest with the one decided before it.
+      await queue(numberSignal('flip-across', 'FLAGGED'), numberSignal('flip-across', 'UNFLAGGED'));
+      expect(await queuedEvents('flip-across')).toEqual(['FLAGGED', 'UNFLAGGED', 'FLAGGED', 'UNFLAGGED']);
+    });
+
+    it('the latest signal is repeated once the window has passed', async () => {
+      await queue(numberSignal('window', 'FLAGGED'));
+      await h.db.execute(
+        sql`update ingest_signals set created_at = now() - interval '61 seconds' where workflow_id = ${workflowId('window')}`,
+      );
+      await queue(numberSignal('window', 'FLAGGED'));
+      expect(await queuedEvents('window')).toEqual(['FLAGGED', 'FLAGGED']);
+    });
+  });
+
+  it('FLAGGED, UNFLAGGED, FLAGGED within a minute each reach the number workflow', async () => {
+    const hex = 'f11p';
+    const at = Date.now();
+    const quality = (event: string) =>
+      phoneQualityChange(event, 'TIER_1K', { display_phone_number: '447700900777' });
+    for (const [i, event] of ['FLAGGED', 'UNFLAGGED', 'FLAGGED'].entries())
+      await deliver(numberMessage(hex, [quality(event)], new Date(at + i * 1000)));
+    expect(h.temporal.calls.map((c) => [c.workflowId, c.payload])).toEqual([
+      [
+        `number:phone-number-id-${hex}`,
+        { event: 'FLAGGED', reason: 'phone number quality is low (flagged by Meta)' },
+      ],
+      [`number:phone-number-id-${hex}`, { event: 'UNFLAGGED' }],
+      [
+        `number:phone-number-id-${hex}`,
+        { event: 'FLAGGED', reason: 'phone number quality is low (flagged by Meta)' },
+      ],
+    ]);
+    const [row] = await h.rows<{ status: string }>(
+      sql`select status from numbers where phone_number_id = ${`phone-number-id-${hex}`}`,
+    );
+    expect(row?.status).toBe('FLAGGED');
+  });
+
+  it('a restriction, a reinstatement and a restriction within a minute each reach the number workflow', async () => {
+    const hex = 'acc0f11p';
+    const at = Date.now();
+    const restriction = accountUpdateChange('ACCOUNT_RESTRICTION', {
+      restriction_info: [{ restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING' }],
+    });
+    const reinstated = accountUpdateChange('DISABLED_UPDATE', {
+      ban_info: { waba_ban_state: ['REINSTATE'] },
+    });
+    for (const [i, change] of [restriction, reinstated, restriction].entries())
+      await deliver(numberMessage(hex, [change], new Date(at + i * 1000)));
+    expect(h.temporal.calls.map((c) => c.payload)).toEqual([
+      {
+        event: 'ACCOUNT_RESTRICTION',
+        reason: 'ACCOUNT_RESTRICTION: RESTRICTED_BIZ_INITIATED_MESSAGING',
+        stop: true,
+      },
+      { event: 'UNRESTRICTED', reason: 'DISABLED_UPDATE' },
+      {
+        event: 'ACCOUNT_RESTRICTION',
+        reason: 'ACCOUNT_RESTRICTION: RESTRICTED_BIZ_INITIATED_MESSAGING',
+        stop: true,
+      },
+    ]);
+    const [row] = await h.rows<{ status: string }>(
+      sql`select status from numbers where phone_number_id = ${`phone-number-id-${hex}`}`,
+    );
+    expect(row?.status).toBe('RESTRICTED');
   });
 });

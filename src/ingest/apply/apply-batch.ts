@@ -12,7 +12,12 @@ import { applyAccountUpdate, applyBusinessCapability, applyPhoneQuality } from '
 import { applyStatusBatch, collectStatuses, type StatusItem } from './statuses';
 import { applyTemplateQuality, applyTemplateStatus } from './templates';
 
-type ChangeHandler = (ctx: ApplyContext, value: WebhookChange['value']) => Promise<void>;
+/** Handlers that order events by their time read it from the whole message (its envelope). */
+type ChangeHandler = (
+  ctx: ApplyContext,
+  value: WebhookChange['value'],
+  message: PlatformMessage,
+) => Promise<void>;
 
 /** Rare fields, applied one event at a time. */
 const HANDLERS: Readonly<Record<string, ChangeHandler>> = {
@@ -38,8 +43,9 @@ export function fieldsOf(message: PlatformMessage): string[] {
  * Applies every change of a batch of events inside one transaction. Statuses and inbound messages, the
  * bulk of the traffic, are applied for the whole batch in a few statements; the rest event by event.
  * Fields this service does not act on are noted and left in the archive. Every effect is order-
- * independent (statuses never move back, opt-outs keep the latest choice), so grouping them by kind
- * gives the same result as applying events one after the other.
+ * independent (statuses never move back, opt-outs keep the latest choice, a number keeps the state of
+ * its newest event), so grouping them by kind gives the same result as applying events one after the
+ * other.
  */
 export async function applyBatch(tx: ApplyContext['tx'], items: readonly BatchItem[]): Promise<void> {
   const statuses: StatusItem[] = [];
@@ -53,7 +59,7 @@ export async function applyBatch(tx: ApplyContext['tx'], items: readonly BatchIt
           continue;
         }
         const handler = HANDLERS[change.field];
-        if (handler) await handler(ctx, change.value);
+        if (handler) await handler(ctx, change.value, message);
         else ctx.effects.ignored.push(`field ${change.field}`);
       }
     }

@@ -40,6 +40,24 @@ export function platformMessage(
   });
 }
 
+/** `phone-number-id-<hex>`'s ARN, as AWS names a number in an event's context. */
+export function phoneArn(hex: string): string {
+  return `arn:aws:social-messaging:eu-west-1:${ACCOUNT_ID}:phone-number-id/${hex}`;
+}
+
+/**
+ * The SNS `Message` of an event about the number `phone-number-id-<hex>` alone (no WABA in the
+ * context), published by AWS at `at` (`message_timestamp`; null leaves it out).
+ */
+export function numberMessage(hex: string, changes: Change[], at: Date | null = new Date()): string {
+  return platformMessage(changes, {
+    extra: {
+      context: { MetaWabaIds: [], MetaPhoneNumberIds: [{ metaPhoneNumberId: hex, arn: phoneArn(hex) }] },
+      message_timestamp: at?.toISOString(),
+    },
+  });
+}
+
 export interface StatusInput {
   id: string;
   status: string;
