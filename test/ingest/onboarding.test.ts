@@ -9,6 +9,7 @@ import type { Payload } from '@temporalio/common';
 import { sql } from 'drizzle-orm';
 import { register } from 'tsx/cjs/api';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { findOnboardingEvent } from '../../src/activities/onboarding/event-archive';
 import { recordOnboarding } from '../../src/activities/onboarding/onboarding-store';
 import { deliverVerificationCode } from '../../src/client/onboarding-client';
 import { hasPayloadCodec } from '../../src/ingest/service';
@@ -271,6 +272,13 @@ describe('verification codes in inbound SMS', () => {
     expect(onSmsTopic.status).toBe(200);
     expect(onSmsTopic.body.outcome).toBe('ignored');
     expect(h.temporal.calls).toEqual([]);
+    // Nor does an onboarding's fallback take it as its WABA's first event: anyone publishing SMS there
+    // could have sent it. The same event on the event topic does count.
+    const since = { wabaId: WABA_ID, phoneNumberIds: [PHONE_NUMBER_ID], sinceMs: Date.now() - 60_000 };
+    const found = await findOnboardingEvent(h.db, since);
+    expect(found?.eventId).not.toBe(onSmsTopic.body.eventId);
+    const onEventTopic = await h.notify(platformMessage([phoneQualityChange('FLAGGED', 'TIER_1K')]));
+    expect((await findOnboardingEvent(h.db, since))?.eventId).toBe(onEventTopic.body.eventId);
     const stranger = await h.notify(inboundSms('123456'), {
       topicArn: `arn:aws:sns:eu-west-1:${ACCOUNT_ID}:someone-elses`,
     });

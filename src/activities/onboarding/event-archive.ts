@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client';
 import { num, queryRows } from '../../db/query';
+import { SMS_ONLY_TOPIC_NOTE } from '../../shared/archive-notes';
 import type { OnboardingEventSeen } from '../../workflows/definitions';
 import { parseInboundSms } from './inbound-sms';
 
@@ -8,7 +9,8 @@ import { parseInboundSms } from './inbound-sms';
  * Fallbacks that read the ingest service's archive (events_raw) directly. The ingest service signals
  * the onboarding workflow when it stores an event for it; these find the same evidence if that signal
  * is lost or the ingest service predates it. Only authenticated notifications count: forged or refused
- * deliveries are archived with outcome `rejected`.
+ * deliveries are archived with outcome `rejected`, and WhatsApp events from a topic accepted for inbound SMS
+ * only are not evidence either.
  */
 
 export interface FindOnboardingEventInput {
@@ -41,6 +43,7 @@ export async function findOnboardingEvent(
     db,
     sql`select id, body->>'Message' as message from events_raw
         where received_at >= ${new Date(input.sinceMs).toISOString()}::timestamptz and outcome <> 'rejected'
+          and coalesce(error, '') not like ${`${SMS_ONLY_TOPIC_NOTE}%`}
           and body->>'Type' = 'Notification' and (${sql.join(matches, sql` or `)})
         order by id desc limit 20`,
   );

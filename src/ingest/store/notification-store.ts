@@ -1,4 +1,5 @@
 import { parseInboundSms } from '../../client/onboarding-client';
+import { SMS_ONLY_TOPIC_NOTE } from '../../shared/archive-notes';
 import { fieldsOf } from '../apply/apply-batch';
 import { parsePlatformMessage, UnrecognizedMessage } from '../events/platform-message';
 import type { SnsBody } from '../sns/envelope';
@@ -64,7 +65,7 @@ export class NotificationStore {
         body,
         kind,
         'ignored',
-        `topic ${body.TopicArn} is accepted for inbound SMS only (WA_INGEST_SMS_TOPIC_ARNS)`,
+        `${SMS_ONLY_TOPIC_NOTE}: topic ${body.TopicArn}`,
       );
     }
     return this.committer.submit({ body, message, kind });
