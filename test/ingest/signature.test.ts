@@ -121,6 +121,13 @@ describe('SNS signatures and trust', () => {
         'https://sns.eu-west-1.amazonaws.com.evil.example/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem',
     });
     expect(awsLookalike.status).toBe(403);
+    // The right shape, but not SNS: the middle label must be a region.
+    const notSns = await h.notify(hello('wamid.host3'), {
+      certUrl:
+        'https://sns.s3-external-1.amazonaws.com/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem',
+    });
+    expect(notSns.status).toBe(403);
+    expect(notSns.body.detail).toMatch(/not an SNS certificate URL/);
   });
 
   it('refuses old messages (replays) and expired certificates', async () => {

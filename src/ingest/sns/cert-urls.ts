@@ -4,10 +4,14 @@
  * deliberately configured list of trusted URLs lets through.
  */
 
-// The same rule the validator library applies to SigningCertURL.
-const AWS_CERT_URL =
-  /^https:\/\/sns\.[a-zA-Z0-9-]{3,}\.amazonaws\.com(\.cn)?\/SimpleNotificationService-[a-zA-Z0-9]{32}\.pem$/;
-const AWS_SNS_HOST = /^sns\.[a-zA-Z0-9-]{3,}\.amazonaws\.com(\.cn)?$/;
+// SNS in a region: the host's middle label must be a region name (us-east-1, us-gov-west-1, cn-north-1).
+// The validator library accepts any label there, which also admits other services' hosts of the same
+// shape, such as S3's legacy virtual-hosted name for a bucket called "sns" (`sns.s3-external-1.…`).
+const REGION = '[a-z]{2}(?:-[a-z]+)+-\\d{1,2}';
+const AWS_SNS_HOST = new RegExp(`^sns\\.${REGION}\\.amazonaws\\.com(?:\\.cn)?$`);
+const AWS_CERT_URL = new RegExp(
+  `^https://sns\\.${REGION}\\.amazonaws\\.com(?:\\.cn)?/SimpleNotificationService-[a-zA-Z0-9]{32}\\.pem$`,
+);
 
 export function isAwsCertUrl(url: string): boolean {
   return AWS_CERT_URL.test(url);
