@@ -279,7 +279,7 @@ describe('signal delivery', () => {
     }
   });
 
-  it('queues a batch in one go: decided order kept, a repeat of the latest signal written once', async () => {
+  it('queues a batch in one go: decided order kept, each stop written once however its repeats interleave', async () => {
     const stop = (event: string) => ({
       kind: 'campaign-stop' as const,
       workflowId: 'campaign:outbox-batch',
@@ -293,8 +293,8 @@ describe('signal delivery', () => {
     const queued = await h.db.transaction((tx) =>
       queueSignals(tx, [
         { eventId: first, signals: [stop('ERROR_131048'), stop('ERROR_131048'), stop('ERROR_131031')] },
-        // The same signal as the latest one, from another event of the batch: already queued.
-        { eventId: second, signals: [stop('ERROR_131031'), stop('ERROR_132001')] },
+        // Stops already queued by another event of the batch, the latest one or not: nothing new.
+        { eventId: second, signals: [stop('ERROR_131031'), stop('ERROR_131048'), stop('ERROR_132001')] },
       ]),
     );
     const ids = [...(queued.get(first) ?? []), ...(queued.get(second) ?? [])];
@@ -310,9 +310,9 @@ describe('signal delivery', () => {
       [second, 'ERROR_132001'],
     ]);
     expect(rows.map((r) => Number(r.id))).toEqual(ids);
-    // A later batch within the repeat window adds nothing for the signal queued last.
+    // A later batch within the repeat window adds nothing for stops already queued, the last or an earlier one.
     const again = await h.db.transaction((tx) =>
-      queueSignals(tx, [{ eventId: second, signals: [stop('ERROR_132001')] }]),
+      queueSignals(tx, [{ eventId: second, signals: [stop('ERROR_132001'), stop('ERROR_131048')] }]),
     );
     expect(again.size).toBe(0);
   });

@@ -10,9 +10,13 @@ import {
 import type { PlannedSignal } from './planned-signal';
 import { recordset } from '../../db/sql-values';
 
-/** A signal that repeats the latest one of its name to the same workflow within this long is not sent
- * again: a burst of failed statuses with 131048 must stop a campaign with one signal, not thousands. A
- * change in between (FLAGGED, UNFLAGGED, FLAGGED) is a new state, and each of its signals is sent. */
+/**
+ * Repeats within this long are not sent again. A state signal (number status, template status) is
+ * dropped when it repeats the latest one of its name to that workflow: a change in between (FLAGGED,
+ * UNFLAGGED, FLAGGED) is a new state, and each of its signals goes out. A stop is final, so it is dropped
+ * when the same stop went to that workflow at any time in the window: a burst of failed statuses whose
+ * codes alternate (132000, 132012, …) stops a campaign with one signal per code, not one per status.
+ */
 const REPEAT_WINDOW = sql`interval '60 seconds'`;
 
 function rowOf(s: PlannedSignal): { mode: string; signalName: string; start: unknown } {
@@ -54,17 +58,27 @@ export async function queueSignals(
 ): Promise<Map<number, number[]>> {
   const queued = new Map<number, number[]>();
   const rows: Record<string, unknown>[] = [];
-  // The payload last decided per workflow and signal name. Within the batch a signal is compared with
-  // the one decided before it here; the first of the batch, with the latest queued row, by the statement.
+  // State signals: the payload last decided per workflow and signal name. Within the batch a signal is
+  // compared with the one decided before it here; the first of the batch, with the latest queued row, by
+  // the statement. Stops: every one decided in the batch, and any queued within the window.
   const latest = new Map<string, string>();
+  const stops = new Set<string>();
   for (const { eventId, signals } of events) {
     for (const s of signals) {
       const { mode, signalName, start } = rowOf(s);
       const payload = JSON.stringify(s.payload);
       const key = `${s.workflowId}\n${signalName}`;
-      const before = latest.get(key);
-      if (before === payload) continue;
-      latest.set(key, payload);
+      const stop = s.kind === 'campaign-stop';
+      let firstInBatch = false;
+      if (stop) {
+        if (stops.has(`${key}\n${payload}`)) continue;
+        stops.add(`${key}\n${payload}`);
+      } else {
+        const before = latest.get(key);
+        if (before === payload) continue;
+        latest.set(key, payload);
+        firstInBatch = before === undefined;
+      }
       rows.push({
         ord: rows.length,
         event_id: eventId,
@@ -73,7 +87,8 @@ export async function queueSignals(
         signal_name: signalName,
         payload: s.payload,
         start,
-        first_in_batch: before === undefined,
+        stop,
+        first_in_batch: firstInBatch,
       });
     }
   }
@@ -81,19 +96,26 @@ export async function queueSignals(
   const source = recordset(
     rows,
     'x',
-    'ord int, event_id bigint, workflow_id text, mode text, signal_name text, payload jsonb, start jsonb, first_in_batch boolean',
+    'ord int, event_id bigint, workflow_id text, mode text, signal_name text, payload jsonb, start jsonb, ' +
+      'stop boolean, first_in_batch boolean',
   );
   // Rows are compared by id, the order they are delivered in, not by created_at (a transaction's start).
   const inserted = await queryRows<{ id: unknown; event_id: unknown }>(
     tx,
     sql`insert into ingest_signals (event_id, workflow_id, mode, signal_name, payload, start)
         select x.event_id, x.workflow_id, x.mode, x.signal_name, x.payload, x.start from ${source}
-        where not x.first_in_batch or not exists (
-          select 1 from (
-            select o.payload, o.created_at from ingest_signals o
+        where case
+          when x.stop then not exists (
+            select 1 from ingest_signals o
             where o.workflow_id = x.workflow_id and o.signal_name = x.signal_name
-            order by o.id desc limit 1) latest
-          where latest.payload = x.payload and latest.created_at > now() - ${REPEAT_WINDOW})
+              and o.payload = x.payload and o.created_at > now() - ${REPEAT_WINDOW})
+          else not x.first_in_batch or not exists (
+            select 1 from (
+              select o.payload, o.created_at from ingest_signals o
+              where o.workflow_id = x.workflow_id and o.signal_name = x.signal_name
+              order by o.id desc limit 1) latest
+            where latest.payload = x.payload and latest.created_at > now() - ${REPEAT_WINDOW})
+          end
         order by x.ord
         returning id, event_id`,
   );
