@@ -4,6 +4,7 @@ import { registerIngestCommand } from '../ingest/cli';
 import { registerCampaignCommands } from './campaign';
 import { registerOnboardCommands } from './onboard';
 import { registerWorkerCommand } from './worker';
+import { safeErrorText } from '../shared/safe-error';
 
 /** Builds the `wa-campaigns` command tree; each area registers its own sub-commands. */
 export function buildProgram(): Command {
@@ -26,8 +27,9 @@ async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) process.exit(err.exitCode);
     // One clear line for the user; the stack only on request.
     // Temporal wraps a refused update or a failed workflow: the cause says what is wrong.
-    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    const message = err instanceof Error ? `${err.message}${cause}` : String(err);
+    // A failed query is told without its parameters (phone numbers of an import, for one).
+    const cause = err instanceof Error && err.cause instanceof Error ? `: ${safeErrorText(err.cause)}` : '';
+    const message = `${safeErrorText(err)}${cause}`;
     process.stderr.write(`wa-campaigns: ${message}\n`);
     if (process.env.DEBUG) console.error(err);
     process.exit(1);

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { registry } from './metrics';
+import { safeErrorText } from './safe-error';
 
 export interface HealthReport {
   ok: boolean;
@@ -27,7 +28,7 @@ export async function startServiceHttp(options: ServiceHttpOptions): Promise<Ser
   const server = http.createServer((req, res) => {
     void route(req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(err instanceof Error ? err.message : 'internal error');
+      res.end(err instanceof Error ? safeErrorText(err) : 'internal error');
     });
   });
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

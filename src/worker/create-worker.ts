@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { NativeConnection, Worker as WorkerType, WorkerOptions } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { activityErrorsWithoutQueryData } from './interceptors';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -37,6 +38,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities(options.deps),
+    interceptors: { activity: [activityErrorsWithoutQueryData] },
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     // Cancellation reaches a running send activity through its heartbeat: keep that path short so a
     // pause or a quality brake stops sending within a second.

@@ -6,7 +6,9 @@ import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
 import { logSerializers } from '../../src/shared/logger';
+import { activityErrorsWithoutQueryData } from '../../src/worker/interceptors';
 import { safeErrorText, withoutQueryParams } from '../../src/shared/safe-error';
 import { inboundChange, platformMessage } from './helpers/events';
 import { startHarness, type Harness } from './helpers/harness';
@@ -71,6 +73,20 @@ describe('errors of failed queries', () => {
     expect(JSON.parse(lines[1]!)).toMatchObject({
       error: { message: expect.stringContaining('activity failed') },
     });
+  });
+
+  it('fail an activity without the parameters; failures raised on purpose pass as they are', async () => {
+    const { inbound } = activityErrorsWithoutQueryData(
+      {} as Parameters<typeof activityErrorsWithoutQueryData>[0],
+    );
+    const execute = (next: () => Promise<unknown>) => inbound!.execute!({ args: [], headers: {} }, next);
+    const err = await failedQuery();
+    const thrown = (await execute(() => Promise.reject(err)).catch((e: unknown) => e)) as Error;
+    expect(thrown.message).not.toContain('482916');
+    expect(thrown.message).toContain('[22P02]');
+    const deliberate = ApplicationFailure.nonRetryable('campaign is not in the database');
+    await expect(execute(() => Promise.reject(deliberate))).rejects.toBe(deliberate);
+    await expect(execute(() => Promise.resolve(42))).resolves.toBe(42);
   });
 
   it('are archived and answered without the parameters when an event cannot be applied', async () => {
