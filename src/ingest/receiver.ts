@@ -49,7 +49,10 @@ export class SnsReceiver {
       body = parseSnsBody(text);
     } catch (err) {
       if (!(err instanceof MalformedSnsBody)) throw err;
-      return this.reject(null, 'malformed', 400, err.message, { raw: text.slice(0, 65_536) });
+      return this.reject(null, 'malformed', 400, err.message, {
+        raw: head(text, MAX_REJECTED_ARCHIVE_CHARS),
+        ...(text.length > MAX_REJECTED_ARCHIVE_CHARS ? { truncatedFrom: text.length } : {}),
+      });
     }
     try {
       await authenticate(body, this.deps.auth);
@@ -176,7 +179,8 @@ export class SnsReceiver {
         kind,
         outcome: 'rejected',
         error: reason,
-        body: boundedForArchive(archived),
+        // A malformed body arrives bounded already.
+        body: body === null ? archived : boundedForArchive(archived),
       });
     } catch (err) {
       // The answer is the same whether or not the record could be written.
@@ -189,9 +193,15 @@ export class SnsReceiver {
 /** Most of a refused delivery the archive keeps: refusals need no authentication, so they must stay small. */
 export const MAX_REJECTED_ARCHIVE_CHARS = 65_536;
 
+/** The first `max` characters of `text`, never ending inside a surrogate pair (jsonb refuses half of one). */
+function head(text: string, max: number): string {
+  const cut = text.slice(0, max);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
 /** A refused delivery as archived: whole when small, else its beginning and its size. */
 export function boundedForArchive(archived: unknown): unknown {
   const text = JSON.stringify(archived) ?? 'null';
   if (text.length <= MAX_REJECTED_ARCHIVE_CHARS) return archived;
-  return { raw: text.slice(0, MAX_REJECTED_ARCHIVE_CHARS), truncatedFrom: text.length };
+  return { raw: head(text, MAX_REJECTED_ARCHIVE_CHARS), truncatedFrom: text.length };
 }

@@ -175,7 +175,7 @@ describe('archive retention', () => {
     ]);
   });
 
-  it('keeps what a running onboarding may still look for in the archive', async () => {
+  it('keeps what a running onboarding may still look for in the archive, and no message statuses', async () => {
     h = await startHarness({ archiveDays: 1, pruneEveryMs: 3_600_000 });
     const now = Date.now();
     // Started 10 days ago, deadline in 4 days: events since its start (less a margin) stay.
@@ -188,12 +188,19 @@ describe('archive retention', () => {
     const cutoff = await archiveCutoff(h.db, now, DAY);
     expect(now - cutoff.getTime()).toBeGreaterThan(10 * DAY);
     expect(now - cutoff.getTime()).toBeLessThan(10 * DAY + 2 * 3_600_000);
-    await archiveStatuses(h, 2, 'during-onboarding');
-    await age(h, sql`true`, 9);
-    await archiveStatuses(h, 1, 'before-onboarding');
-    await age(h, sql`received_at > now() - interval '1 day'`, 11);
-    expect(await h.service.pruneArchive()).toEqual({ events: 1, signals: 0 });
-    expect(await archiveByOutcome(h)).toEqual({ unmatched: 2 });
+    const archived = (kind: string, daysAgo: number) =>
+      h!.db.execute(
+        sql`insert into events_raw (kind, outcome, body, received_at)
+            values (${kind}, 'applied', '{}'::jsonb, now() - make_interval(days => ${daysAgo}::int))`,
+      );
+    await archived('phone_number_quality_update', 9); // since the onboarding began: kept
+    await archived('inbound-sms', 9); // kept too
+    await archived('account_update', 11); // before it began: goes
+    await archived('messages', 9); // statuses and replies keep to the retention alone: goes
+    await archived('messages', 0); // within the retention: kept
+    expect(await h.service.pruneArchive()).toEqual({ events: 2, signals: 0 });
+    const left = await h.rows<{ kind: string }>(sql`select kind from events_raw order by kind`);
+    expect(left.map((r) => r.kind)).toEqual(['inbound-sms', 'messages', 'phone_number_quality_update']);
 
     // Once it has finished, its events go too.
     await h.db.execute(sql`update onboardings set finished_at = now() where id = 'ob-running'`);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PHONE_NUMBER_ID, TOPIC_ARN, inboundChange, platformMessage } from './helpers/events';
 import { startHarness, type Harness } from './helpers/harness';
 import { makeSigner, signSns } from './helpers/sns-signing';
-import { MAX_REJECTED_ARCHIVE_CHARS } from '../../src/ingest/receiver';
+import { boundedForArchive, MAX_REJECTED_ARCHIVE_CHARS } from '../../src/ingest/receiver';
 
 let h: Harness;
 beforeAll(async () => {
@@ -97,6 +97,15 @@ describe('SNS signatures and trust', () => {
     expect(row?.body.truncatedFrom).toBeGreaterThan(900_000);
     expect(row?.body.raw).toHaveLength(MAX_REJECTED_ARCHIVE_CHARS);
     expect(row?.size).toBeLessThan(MAX_REJECTED_ARCHIVE_CHARS + 1_000);
+    // The cut never splits a character: PostgreSQL refuses half a surrogate pair in jsonb.
+    const straddling = { m: `${'a'.repeat(MAX_REJECTED_ARCHIVE_CHARS - 7)}\u{1F600}${'b'.repeat(1_000)}` };
+    expect(JSON.stringify(straddling).charCodeAt(MAX_REJECTED_ARCHIVE_CHARS - 1)).toBe(0xd83d);
+    const bounded = boundedForArchive(straddling) as { raw: string };
+    expect(bounded.raw).toHaveLength(MAX_REJECTED_ARCHIVE_CHARS - 1);
+    const [stored] = await h.rows<{ n: number }>(
+      sql`select length(${JSON.stringify(bounded)}::jsonb->>'raw') as n`,
+    );
+    expect(Number(stored?.n)).toBe(MAX_REJECTED_ARCHIVE_CHARS - 1);
   });
 
   it('refuses a message signed with another key', async () => {

@@ -43,7 +43,7 @@ export async function findOnboardingEvent(
     db,
     sql`select id, body->>'Message' as message from events_raw
         where received_at >= ${new Date(input.sinceMs).toISOString()}::timestamptz and outcome <> 'rejected'
-          and coalesce(error, '') not like ${`${SMS_ONLY_TOPIC_NOTE}%`}
+          and coalesce(error, '') not like ${`%${SMS_ONLY_TOPIC_NOTE}%`}
           and body->>'Type' = 'Notification' and (${sql.join(matches, sql` or `)})
         order by id desc limit 20`,
   );

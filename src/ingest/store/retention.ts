@@ -15,6 +15,11 @@ const INBOUND_SMS_KIND = 'inbound-sms';
 export interface PruneOptions {
   /** Archived events received before this are deleted (except {@link KEPT_OUTCOMES}). */
   eventsBefore: Date;
+  /**
+   * Events other than message statuses and replies (`messages`) only if received before this too: what
+   * running onboardings may look for (see {@link archiveCutoff}). Absent: `eventsBefore` for all.
+   */
+  otherEventsBefore?: Date;
   /** Outbox signals finished (delivered, gone, expired) before this are deleted. */
   signalsBefore: Date;
   /** Rows per statement (default 5,000): short statements, so ingest transactions never wait long. */
@@ -37,6 +42,7 @@ export async function pruneArchive(db: Database, options: PruneOptions): Promise
   const stopped = options.stopped ?? (() => false);
   const result: PruneResult = { events: 0, signals: 0 };
   const kept = `{${KEPT_OUTCOMES.join(',')}}`;
+  const otherBefore = (options.otherEventsBefore ?? options.eventsBefore).toISOString();
   for (;;) {
     if (stopped()) return result;
     const [row] = await queryRows<{ n: unknown }>(
@@ -46,6 +52,7 @@ export async function pruneArchive(db: Database, options: PruneOptions): Promise
               select id from events_raw
                where received_at < ${options.eventsBefore.toISOString()}::timestamptz
                  and (outcome <> all(${kept}::text[]) or kind = ${INBOUND_SMS_KIND})
+                 and (kind = 'messages' or received_at < ${otherBefore}::timestamptz)
                order by received_at limit ${batch}::int
                for update skip locked)
             returning 1)
@@ -100,7 +107,11 @@ const MIN_SIGNAL_KEEP_MS = DAY_MS;
 const ONBOARDING_MARGIN_MS = 3_600_000;
 const STALE_ONBOARDING_MS = 30 * DAY_MS;
 
-/** Received-at before which archived events may go: the retention, held back by running onboardings. */
+/**
+ * Received-at before which archived events other than `messages` may go: the retention, held back by
+ * running onboardings. Their fallbacks look for a new WABA's first events and for inbound SMS, never for
+ * message statuses or replies, which make up nearly all of the archive and keep to the retention alone.
+ */
 export async function archiveCutoff(db: Database, nowMs: number, keepMs: number): Promise<Date> {
   const [row] = await queryRows<{ since: Date | string | null }>(
     db,
@@ -158,7 +169,8 @@ export class ArchivePruner {
     const keepMs = this.options.archiveDays * DAY_MS;
     try {
       const result = await pruneArchive(this.options.db, {
-        eventsBefore: await archiveCutoff(this.options.db, now, keepMs),
+        eventsBefore: new Date(now - keepMs),
+        otherEventsBefore: await archiveCutoff(this.options.db, now, keepMs),
         signalsBefore: new Date(now - Math.max(keepMs, MIN_SIGNAL_KEEP_MS)),
         stopped: () => this.closed,
         ...(this.options.batch !== undefined ? { batch: this.options.batch } : {}),
