@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client';
 import { num, queryRows } from '../../db/query';
 import type { Logger } from '../../shared/logger';
@@ -40,48 +40,40 @@ export interface PruneResult {
 export async function pruneArchive(db: Database, options: PruneOptions): Promise<PruneResult> {
   const batch = options.batch ?? 5_000;
   const stopped = options.stopped ?? (() => false);
-  const result: PruneResult = { events: 0, signals: 0 };
   const kept = `{${KEPT_OUTCOMES.join(',')}}`;
   const otherBefore = (options.otherEventsBefore ?? options.eventsBefore).toISOString();
-  for (;;) {
-    if (stopped()) return result;
-    const [row] = await queryRows<{ n: unknown }>(
-      db,
-      sql`with gone as (
-            delete from events_raw where id in (
-              select id from events_raw
-               where received_at < ${options.eventsBefore.toISOString()}::timestamptz
-                 and (outcome <> all(${kept}::text[]) or kind = ${INBOUND_SMS_KIND})
-                 and (kind = 'messages' or received_at < ${otherBefore}::timestamptz)
-               order by received_at limit ${batch}::int
-               for update skip locked)
-            returning 1)
-          select count(*) as n from gone`,
-    );
-    const n = num(row?.n);
-    result.events += n;
-    prunedTotal.inc({ table: 'events_raw' }, n);
-    if (n < batch) break;
-  }
-  for (;;) {
-    if (stopped()) return result;
-    const [row] = await queryRows<{ n: unknown }>(
-      db,
-      sql`with gone as (
-            delete from ingest_signals where id in (
-              select id from ingest_signals
-               where done_at < ${options.signalsBefore.toISOString()}::timestamptz
-               order by done_at limit ${batch}::int
-               for update skip locked)
-            returning 1)
-          select count(*) as n from gone`,
-    );
-    const n = num(row?.n);
-    result.signals += n;
-    prunedTotal.inc({ table: 'ingest_signals' }, n);
-    if (n < batch) break;
-  }
-  return result;
+  // Oldest first, a batch per statement, until a statement finds fewer than a batch (or we are told to stop).
+  const prune = async (table: 'events_raw' | 'ingest_signals', oldest: SQL): Promise<number> => {
+    let total = 0;
+    for (;;) {
+      if (stopped()) return total;
+      const [row] = await queryRows<{ n: unknown }>(
+        db,
+        sql`with gone as (
+              delete from ${sql.identifier(table)} where id in (${oldest} limit ${batch}::int for update skip locked)
+              returning 1)
+            select count(*) as n from gone`,
+      );
+      const n = num(row?.n);
+      total += n;
+      prunedTotal.inc({ table }, n);
+      if (n < batch) return total;
+    }
+  };
+  const events = await prune(
+    'events_raw',
+    sql`select id from events_raw
+         where received_at < ${options.eventsBefore.toISOString()}::timestamptz
+           and (outcome <> all(${kept}::text[]) or kind = ${INBOUND_SMS_KIND})
+           and (kind = 'messages' or received_at < ${otherBefore}::timestamptz)
+         order by received_at`,
+  );
+  const signals = await prune(
+    'ingest_signals',
+    sql`select id from ingest_signals where done_at < ${options.signalsBefore.toISOString()}::timestamptz
+         order by done_at`,
+  );
+  return { events, signals };
 }
 
 export interface ArchivePrunerOptions {
