@@ -23,7 +23,10 @@ export function classifySendError(err: unknown): SendOutcome {
       case 'InternalServiceException':
       case 'DependencyException':
         return { kind: 'error', action: ErrorAction.RetryTransient, message };
+      // SendWhatsAppMessage models AccessDeniedException for Meta's account-level refusals; other
+      // operations use AccessDeniedByMetaException for the same, so either stops the campaign.
       case 'AccessDeniedException':
+      case 'AccessDeniedByMetaException':
       case 'ResourceNotFoundException':
         return { kind: 'error', action: ErrorAction.StopCampaign, message: `${err.name}: ${message}` };
       default:

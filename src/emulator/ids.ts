@@ -1,4 +1,12 @@
+import {
+  linkedWabaId,
+  phoneNumberArnResource,
+  phoneNumberId,
+  wabaArnResource,
+} from '../platform/resource-ids';
 import type { Rng } from './random';
+
+export { phoneNumberIdFromHex, wabaIdFromHex } from '../platform/resource-ids';
 
 /** The AWS-side identity of the emulated account. */
 export interface AccountRef {
@@ -6,34 +14,24 @@ export interface AccountRef {
   region: string;
 }
 
-const PHONE_PREFIX = 'phone-number-id-';
-const WABA_PREFIX = 'waba-';
-
-/** `phone-number-id-<hex>` from 32 hex digits. */
-export const phoneNumberIdFromHex = (hex: string): string => `${PHONE_PREFIX}${hex}`;
-/** `waba-<hex>` from 32 hex digits. */
-export const wabaIdFromHex = (hex: string): string => `${WABA_PREFIX}${hex}`;
-
 /** ARN of a phone number: its suffix `phone-number-id/<hex>` matches the AWS id `phone-number-id-<hex>`. */
 export function phoneNumberArn(account: AccountRef, id: string): string {
-  return `arn:aws:social-messaging:${account.region}:${account.accountId}:phone-number-id/${id.slice(PHONE_PREFIX.length)}`;
+  return `arn:aws:social-messaging:${account.region}:${account.accountId}:${phoneNumberArnResource(id)}`;
 }
 
 /** ARN of a linked WABA. */
 export function wabaArn(account: AccountRef, id: string): string {
-  return `arn:aws:social-messaging:${account.region}:${account.accountId}:waba/${id.slice(WABA_PREFIX.length)}`;
+  return `arn:aws:social-messaging:${account.region}:${account.accountId}:${wabaArnResource(id)}`;
 }
 
-/** Accepts an AWS phone number id or its ARN and returns the id. */
+/** Accepts an AWS phone number id or its ARN and returns the id (anything else unchanged, to be not found). */
 export function normalizePhoneNumberId(idOrArn: string): string {
-  const m = /:phone-number-id\/([0-9a-zA-Z]+)$/.exec(idOrArn);
-  return m ? `${PHONE_PREFIX}${m[1]}` : idOrArn;
+  return phoneNumberId(idOrArn) ?? idOrArn;
 }
 
-/** Accepts an AWS WABA id or its ARN and returns the id. */
+/** Accepts an AWS WABA id or its ARN and returns the id (anything else unchanged, to be not found). */
 export function normalizeWabaId(idOrArn: string): string {
-  const m = /:waba\/([0-9a-zA-Z]+)$/.exec(idOrArn);
-  return m ? `${WABA_PREFIX}${m[1]}` : idOrArn;
+  return linkedWabaId(idOrArn) ?? idOrArn;
 }
 
 /** WhatsApp user id (wa_id): the recipient's digits without `+` or separators. */

@@ -9,7 +9,7 @@ import { registerControlRoutes } from './control/routes';
 import { EventBus, topicOf } from './events/event-bus';
 import { registerRootDispatch } from './http/root-dispatch';
 import { createHttpServer } from './http/server';
-import { Router } from './http/router';
+import { Router, type HttpExchange } from './http/router';
 import { createRngStreams, Rng } from './random';
 import { FaultInjector } from './rules/faults';
 import { SlidingWindowLimiter } from './rules/sliding-window';
@@ -34,6 +34,7 @@ export {
 } from './config';
 export * from './demo-world';
 export type { EventRecord, RejectionRecord, SendRecord, ViolationRecord } from './world/records';
+export type { HttpExchange } from './http/router';
 
 export interface StartEmulatorOptions {
   /** Port to listen on; 0 (the default) picks a free one. */
@@ -47,6 +48,11 @@ export interface StartEmulatorOptions {
   /** Base clock in epoch ms; the control surface can move emulator time ahead of it. */
   now?: () => number;
   logger?: Logger;
+  /**
+   * Called with every answer an AWS-protocol route gives (Social Messaging, SNS, SMS and voice), errors
+   * included: the contract tests hold each against AWS's published service models.
+   */
+  onAwsExchange?: (exchange: HttpExchange) => void;
 }
 
 export interface EmulatorHandle {
@@ -130,6 +136,7 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
       clock,
       account,
       () => ctx.logs.events,
+      () => ctx.rng.events,
       sns,
       (arn) => topics.allowsService(arn, 'social-messaging.amazonaws.com'),
     ),
@@ -154,7 +161,12 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   registerRootDispatch(router, ctx);
   registerGraphRoutes(router, ctx);
   registerSmsControlRoutes(router, ctx);
-  const server = createHttpServer({ router, maxBodyBytes: config.maxBodyBytes, logger });
+  const server = createHttpServer({
+    router,
+    maxBodyBytes: config.maxBodyBytes,
+    logger,
+    onAwsExchange: opts.onAwsExchange,
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -87,6 +87,8 @@ export interface RngStreams {
   faults: Rng;
   delivery: Rng;
   recipients: Rng;
+  /** AWS's own ids of published events (the envelope's `messageId`). */
+  events: Rng;
 }
 
 /** Creates every stream from one seed. */
@@ -96,5 +98,6 @@ export function createRngStreams(seed: number): RngStreams {
     faults: new Rng(seed, 'faults'),
     delivery: new Rng(seed, 'delivery'),
     recipients: new Rng(seed, 'recipients'),
+    events: new Rng(seed, 'events'),
   };
 }

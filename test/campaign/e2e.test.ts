@@ -14,7 +14,8 @@ import type { DatabaseHandle } from '../../src/db/client';
 import { openTestDatabase } from '../helpers/databases';
 import { updateNumber } from '../../src/db/numbers';
 import { auditSendLog, fetchSendLog } from '../../src/devtools/send-log-audit';
-import { DEMO_PHONE_NUMBER_ID, startEmulator, type EmulatorHandle } from '../../src/emulator';
+import { DEMO_PHONE_NUMBER_ID, type EmulatorHandle } from '../../src/emulator';
+import { startCheckedEmulator } from '../helpers/emulator';
 import { createSocialMessagingClient } from '../../src/platform/aws-client';
 import { logger } from '../../src/shared/logger';
 import { createDevServerEnv } from '../helpers/temporal';
@@ -33,7 +34,7 @@ const taskQueue = `e2e-${randomUUID()}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'wa-e2e-'));
 
 beforeAll(async () => {
-  emulator = await startEmulator({
+  emulator = await startCheckedEmulator({
     config: { rules: { throughputMps: MPS, messagingLimit: { tier: 'TIER_1K', windowMs: TIER_WINDOW_MS } } },
     logger: logger.child({ level: 'warn' }),
   });

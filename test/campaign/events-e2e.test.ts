@@ -15,7 +15,8 @@ import { CampaignClient, type CampaignStatus } from '../../src/client/campaign-c
 import { openDatabase, type DatabaseHandle } from '../../src/db/client';
 import { updateNumber } from '../../src/db/numbers';
 import { fetchSendLog } from '../../src/devtools/send-log-audit';
-import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN, startEmulator, type EmulatorHandle } from '../../src/emulator';
+import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN, type EmulatorHandle } from '../../src/emulator';
+import { startCheckedEmulator } from '../helpers/emulator';
 import type { IngestService } from '../../src/ingest';
 import { startIngestForEmulator } from '../../src/devtools/ingest-for-emulator';
 import { createSocialMessagingClient } from '../../src/platform/aws-client';
@@ -37,7 +38,7 @@ const taskQueue = `events-e2e-${randomUUID()}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'wa-events-'));
 
 beforeAll(async () => {
-  emulator = await startEmulator({
+  emulator = await startCheckedEmulator({
     config: {
       rules: {
         throughputMps: MPS,

@@ -22,10 +22,10 @@ import {
   DEMO_PHONE_NUMBER_ID,
   DEMO_TOPIC_ARN,
   demoWabas,
-  startEmulator,
   type EmulatorConfig,
   type EmulatorHandle,
 } from '../../src/emulator';
+import { startCheckedEmulator } from '../helpers/emulator';
 import { createSocialMessagingClient } from '../../src/platform/aws-client';
 import { parseBizOpaqueCallbackData } from '../../src/shared/ids';
 import { logger } from '../../src/shared/logger';
@@ -161,7 +161,7 @@ export interface CrashRig {
 export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig> {
   const dir = mkdtempSync(path.join(tmpdir(), `wa-crash-${options.label}-`));
   const taskQueue = `crash-${options.label}-${randomUUID()}`;
-  const emulator = await startEmulator({
+  const emulator = await startCheckedEmulator({
     config: {
       wabas: worldWabas(),
       apiQuotas: { sendMessagePerSecond: 0 },

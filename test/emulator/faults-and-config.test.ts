@@ -169,7 +169,7 @@ describe('configurable rules', () => {
       rules: { messagingLimit: { tier: 'TIER_50' } },
     });
     for (let i = 0; i < 50; i++) await send(t.client, hello(i));
-    await expectAwsError(send(t.client, hello(50)), 'AccessDeniedByMetaException', 131048);
+    await expectAwsError(send(t.client, hello(50)), 'AccessDeniedException', 131048);
     expect(await t.control.all('violations')).toHaveLength(1);
   });
 

@@ -7,14 +7,13 @@ import type SnsPayloadValidator from 'sns-payload-validator';
 import { expect } from 'vitest';
 import {
   DEMO_PHONE_NUMBER_ID,
-  startEmulator,
-  type EmulatorHandle,
   type EventRecord,
   type RejectionRecord,
   type SendRecord,
   type StartEmulatorOptions,
   type ViolationRecord,
 } from '../../src/emulator';
+import { startCheckedEmulator, type CheckedEmulator } from '../helpers/emulator';
 
 /** A silent logger: the tests assert behaviour, not log lines. */
 export const quietLogger = pino({ level: 'silent' });
@@ -23,7 +22,7 @@ export const quietLogger = pino({ level: 'silent' });
 export const T0 = Date.UTC(2030, 0, 1, 12);
 
 export interface TestEmulator {
-  emu: EmulatorHandle;
+  emu: CheckedEmulator;
   client: SocialMessagingClient;
   control: Control;
   close(): Promise<void>;
@@ -31,7 +30,7 @@ export interface TestEmulator {
 
 /** Starts an emulator with an SDK client that does not retry (so each call is one attempt). */
 export async function startTestEmulator(opts: StartEmulatorOptions = {}): Promise<TestEmulator> {
-  const emu = await startEmulator({ logger: quietLogger, ...opts });
+  const emu = await startCheckedEmulator({ logger: quietLogger, ...opts });
   const client = sdkClient(emu.url);
   return {
     emu,

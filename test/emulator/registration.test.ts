@@ -39,9 +39,9 @@ async function signup(client: SocialMessagingClient, accessToken: string) {
     new AssociateWhatsAppBusinessAccountCommand({ signupCallback: { accessToken } }),
   );
   const token = out.signupCallbackResult?.associateInProgressToken as string;
-  const [wabaId, account] =
+  const [metaWabaId, account] =
     Object.entries(out.signupCallbackResult?.linkedAccountsWithIncompleteSetup ?? {})[0] ?? [];
-  return { token, wabaId: wabaId as string, account };
+  return { token, wabaId: account?.wabaId as string, metaWabaId, account };
 }
 
 function finalize(
@@ -63,8 +63,10 @@ function finalize(
 
 describe('AssociateWhatsAppBusinessAccount', () => {
   it('signupCallback returns an in-progress token and the accounts whose setup is incomplete', async () => {
-    const { token, wabaId, account } = await signup(t.client, 'token-import');
+    const { token, wabaId, metaWabaId, account } = await signup(t.client, 'token-import');
     expect(token).toBeTruthy();
+    // The model's map: keyed by Meta's numeric WABA id, the AWS id in the value's `wabaId`.
+    expect(metaWabaId).toMatch(/^\d+$/);
     expect(wabaId).toMatch(/^waba-[0-9a-f]{32}$/);
     expect(account?.registrationStatus).toBe('INCOMPLETE');
     expect(account?.accountName).toBe('Imported Shop');
@@ -174,7 +176,7 @@ describe('AssociateWhatsAppBusinessAccount', () => {
   it('refuses unknown access tokens when configured to (#190)', async () => {
     const strict = await startTestEmulator({ config: { registration: { acceptAnyAccessToken: false } } });
     try {
-      await expectAwsError(signup(strict.client, 'whatever'), 'AccessDeniedByMetaException', 190);
+      await expectAwsError(signup(strict.client, 'whatever'), 'InvalidParametersException', 190);
     } finally {
       await strict.close();
     }

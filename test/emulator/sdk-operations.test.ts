@@ -199,12 +199,38 @@ describe('the demo world through the AWS SDK', () => {
       }),
     );
     expect(abs.mediaId).toBeDefined();
+    // A presigned URL names an object of the same local S3, virtual-hosted or path style; anything
+    // but an https S3 URL breaks the model's pattern.
+    for (const url of [
+      'https://media-bucket.s3.us-east-1.amazonaws.com/banner.png?X-Amz-Signature=abc',
+      'https://s3.us-east-1.amazonaws.com/media-bucket/banner.png',
+    ]) {
+      const presigned = await t.client.send(
+        new PostWhatsAppMessageMediaCommand({
+          originationPhoneNumberId: DEMO_PHONE_NUMBER_ID,
+          sourceS3PresignedUrl: { url, headers: {} },
+        }),
+      );
+      expect(presigned.mediaId).toMatch(/^\d+$/);
+    }
+    await expectAwsError(
+      t.client.send(
+        new PostWhatsAppMessageMediaCommand({
+          originationPhoneNumberId: DEMO_PHONE_NUMBER_ID,
+          sourceS3PresignedUrl: { url: `file://${join(dir, 'banner.png')}`, headers: {} },
+        }),
+      ),
+      'ValidationException',
+    );
     await expectAwsError(
       t.client.send(
         new PostWhatsAppMessageMediaCommand({
           originationPhoneNumberId: DEMO_PHONE_NUMBER_ID,
           sourceS3File: { bucketName: 'media-bucket', key: 'banner.png' },
-          sourceS3PresignedUrl: { url: 'file:///tmp/x.png', headers: {} },
+          sourceS3PresignedUrl: {
+            url: 'https://media-bucket.s3.us-east-1.amazonaws.com/banner.png',
+            headers: {},
+          },
         }),
       ),
       'InvalidParametersException',
@@ -322,12 +348,12 @@ describe('bad requests get the AWS error a real client would see', () => {
     );
   });
 
-  it('an oversize body → ValidationException with status 413, and the server keeps serving', async () => {
+  it('an oversize body → ValidationException with status 400, and the server keeps serving', async () => {
     const huge = templateMessage('447700900001', 'hello_world', 'en_US', [], {
       padding: 'x'.repeat(100 * 1024),
     });
     const err = await expectAwsError(send(t.client, huge), 'ValidationException');
-    expect((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(413);
+    expect((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(400);
     await expect(
       send(t.client, templateMessage('447700900002', 'hello_world', 'en_US')),
     ).resolves.toHaveProperty('messageId');

@@ -9,7 +9,8 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../src/db/client';
 import { queryRows } from '../../src/db/query';
-import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN, startEmulator, type EmulatorHandle } from '../../src/emulator';
+import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN, type EmulatorHandle } from '../../src/emulator';
+import { startCheckedEmulator } from '../helpers/emulator';
 import { startIngestService, type IngestService } from '../../src/ingest/service';
 import { bizOpaqueCallbackData } from '../../src/shared/ids';
 import {
@@ -49,7 +50,7 @@ beforeAll(async () => {
     trustedCertUrls: [/^http:\/\/127\.0\.0\.1:\d+\/_emulator\/sns\/cert\.pem$/],
     logger: quietLogger,
   });
-  emulator = await startEmulator({
+  emulator = await startCheckedEmulator({
     logger: quietLogger,
     config: {
       sns: { subscribers: [{ endpoint: `http://127.0.0.1:${ingest.port}/sns` }] },

@@ -4,12 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { OptOutKeywords, normalizeKeyword } from '../../src/ingest/apply/keywords';
 import { planFailure } from '../../src/ingest/apply/failure-plan';
 import { tierLimitOf } from '../../src/db/numbers';
-import {
-  UnrecognizedMessage,
-  parsePlatformMessage,
-  phoneNumberIdFromArn,
-  wabaIdFromArn,
-} from '../../src/ingest/events/platform-message';
+import { UnrecognizedMessage, parsePlatformMessage } from '../../src/ingest/events/platform-message';
 import { TrustedCertUrls, isConfirmableSubscribeUrl } from '../../src/ingest/sns/cert-urls';
 import { MalformedSnsBody, parseSnsBody } from '../../src/ingest/sns/envelope';
 import { TopicAllowList } from '../../src/ingest/sns/topics';
@@ -34,13 +29,38 @@ describe('envelope parsing', () => {
     expect(value.messages[0]?.text.body).toBe('Hello, is the spring offer still on?');
   });
 
-  it('turns ARN suffixes into the ids the AWS API uses', () => {
-    expect(phoneNumberIdFromArn('arn:aws:social-messaging:us-east-1:1:phone-number-id/abc123')).toBe(
-      'phone-number-id-abc123',
+  it("reads AWS's documented envelope, with its event id", () => {
+    // The shape of the example in AWS's "Message and event format" page: nanosecond timestamp, messageId.
+    const parsed = parsePlatformMessage(
+      JSON.stringify({
+        context: {
+          MetaWabaIds: [
+            {
+              wabaId: '1234567890abcde',
+              arn: `arn:aws:social-messaging:us-east-1:123456789012:waba/${WABA_ID.slice(5)}`,
+            },
+          ],
+          MetaPhoneNumberIds: [
+            {
+              metaPhoneNumberId: 'abcde1234567890',
+              arn: `arn:aws:social-messaging:us-east-1:123456789012:phone-number-id/${PHONE_NUMBER_ID.slice(16)}`,
+            },
+          ],
+        },
+        whatsAppWebhookEntry: JSON.stringify({
+          id: '1234567890abcde',
+          changes: [{ field: 'messages', value: {} }],
+        }),
+        aws_account_id: '123456789012',
+        message_timestamp: '2025-01-08T23:30:43.271279391Z',
+        messageId: '6d69f07a-c317-4278-9d5c-6a84078419ec',
+      }),
     );
-    expect(wabaIdFromArn('arn:aws:social-messaging:us-east-1:1:waba/def456')).toBe('waba-def456');
-    expect(phoneNumberIdFromArn('arn:aws:sns:us-east-1:1:topic')).toBeUndefined();
-    expect(phoneNumberIdFromArn(undefined)).toBeUndefined();
+    expect(parsed.context).toEqual({ wabaIds: [WABA_ID], phoneNumberIds: [PHONE_NUMBER_ID] });
+    expect(parsed.eventId).toBe('6d69f07a-c317-4278-9d5c-6a84078419ec');
+    expect(parsed.publishedAt?.toISOString()).toBe('2025-01-08T23:30:43.271Z');
+    // Captures from real accounts lack messageId: it stays optional.
+    expect(parsePlatformMessage(fixture.Message).eventId).toBeUndefined();
   });
 
   it('tolerates an entry given as an object, as an array, or as Meta webhook body, and unknown fields', () => {

@@ -18,7 +18,8 @@ import { buildProgram } from '../../src/cli/main';
 import { CampaignClient } from '../../src/client/campaign-client';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client';
 import { queryRows } from '../../src/db/query';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator';
+import { type EmulatorHandle } from '../../src/emulator';
+import { startCheckedEmulator } from '../helpers/emulator';
 import { startIngestService, type IngestService } from '../../src/ingest';
 import { createSocialMessagingClient } from '../../src/platform/aws-client';
 import { parseCodecKeys, type CodecKeyring } from '../../src/shared/codec-keys';
@@ -43,7 +44,7 @@ const taskQueue = `onboarding-e2e-${randomUUID()}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'wa-onboard-'));
 
 beforeAll(async () => {
-  emulator = await startEmulator({
+  emulator = await startCheckedEmulator({
     config: {
       signups: [
         {

@@ -186,9 +186,8 @@ describe('two-way SMS, verification codes and registration', () => {
     const signup = await t.client.send(
       new AssociateWhatsAppBusinessAccountCommand({ signupCallback: { accessToken: 'token-verify' } }),
     );
-    const [wabaId, account] = Object.entries(
-      signup.signupCallbackResult!.linkedAccountsWithIncompleteSetup!,
-    )[0]!;
+    const [, account] = Object.entries(signup.signupCallbackResult!.linkedAccountsWithIncompleteSetup!)[0]!;
+    const wabaId = account.wabaId!;
     const phone = account.unregisteredWhatsAppPhoneNumbers![0]!;
     const finalize = () =>
       t.client.send(

@@ -162,11 +162,12 @@ export class FakeOnboardingPlatform {
     return {
       signupCallbackResult: {
         associateInProgressToken: `aipt-${this.calls.length}`,
+        // As the service model has it: keyed by Meta's WABA id, the AWS id in each value's `wabaId`.
         linkedAccountsWithIncompleteSetup: {
-          [this.wabaId]: {
+          '102290129340398': {
             accountName: 'Fake Shop',
             registrationStatus: 'INCOMPLETE',
-            wabaId: '102290129340398',
+            wabaId: this.wabaId,
             unregisteredWhatsAppPhoneNumbers: this.numbers
               .filter((n) => !n.registered)
               .map((n) => ({

@@ -2,6 +2,7 @@ import {
   AssociateWhatsAppBusinessAccountCommand,
   GetLinkedWhatsAppBusinessAccountCommand,
 } from '@aws-sdk/client-socialmessaging';
+import { linkedWabaId, signupAccountIds } from '../../platform/resource-ids';
 import type { ActivityDeps } from '../deps';
 import { permanent, rethrowAws } from './aws-failures';
 
@@ -59,11 +60,19 @@ export async function exchangeSignupToken(
   }
   if (accounts.length > 1) {
     deps.logger.warn(
-      { onboardingId: input.onboardingId, accounts: accounts.map(([id]) => id) },
+      { onboardingId: input.onboardingId, accounts: accounts.map(([key]) => key) },
       'signup named several accounts; onboarding the first',
     );
   }
-  const [wabaId, meta] = entry;
+  const [key, meta] = entry;
+  const ids = signupAccountIds(key, meta.wabaId);
+  if (!ids) {
+    throw permanent(
+      'SignupAccountWithoutAwsId',
+      `the signup's account ${key} carries no AWS WABA id (waba-… or its ARN) to link it by`,
+    );
+  }
+  const awsRef = ids.awsRef;
   const numbers: SignupNumber[] = (meta.unregisteredWhatsAppPhoneNumbers ?? []).flatMap((p) =>
     p.phoneNumberId
       ? [
@@ -77,16 +86,20 @@ export async function exchangeSignupToken(
       : [],
   );
   if (numbers.length === 0)
-    throw permanent('NothingToSetUp', `account ${wabaId} has no unregistered numbers`);
+    throw permanent('NothingToSetUp', `account ${awsRef} has no unregistered numbers`);
 
   let account;
   try {
-    account = (await deps.socialMessaging.send(new GetLinkedWhatsAppBusinessAccountCommand({ id: wabaId })))
+    account = (await deps.socialMessaging.send(new GetLinkedWhatsAppBusinessAccountCommand({ id: awsRef })))
       .account;
   } catch (err) {
-    rethrowAws(err, `reading account ${wabaId}`);
+    rethrowAws(err, `reading account ${awsRef}`);
   }
-  if (!account?.arn) throw permanent('AccountWithoutArn', `account ${wabaId} has no ARN`);
+  if (!account?.arn) throw permanent('AccountWithoutArn', `account ${awsRef} has no ARN`);
+  // The account's own answer is the authority on its ids; the signup entry may have named it by ARN.
+  const wabaId = linkedWabaId(account.id) ?? linkedWabaId(awsRef);
+  if (!wabaId) throw permanent('AccountWithoutId', `account ${awsRef} has no AWS id`);
+  const metaWabaId = account.wabaId ?? ids.metaWabaId;
   deps.logger.info(
     { onboardingId: input.onboardingId, wabaId, numbers: numbers.length },
     'signup callback done',
@@ -95,7 +108,7 @@ export async function exchangeSignupToken(
     associateInProgressToken: token,
     wabaId,
     wabaArn: account.arn,
-    ...(meta.wabaId ? { metaWabaId: meta.wabaId } : {}),
+    ...(metaWabaId ? { metaWabaId } : {}),
     ...(meta.accountName ? { wabaName: meta.accountName } : {}),
     numbers,
   };

@@ -71,7 +71,9 @@ function signupCallback(ctx: EmulatorContext, accessToken: string): HandlerResul
       index = config.signups.findIndex((s, i) => s.accessToken === undefined && !world.usedSignups.has(i));
     const signup =
       config.signups[index] ?? (config.registration.acceptAnyAccessToken ? generatedSignup(ctx) : undefined);
-    if (!signup) throw metaAwsError(190, 'the embedded-signup access token is not valid');
+    // The operation models no AccessDeniedByMetaException: Meta's refusal of the token is a bad parameter.
+    if (!signup)
+      throw metaAwsError(190, 'the embedded-signup access token is not valid', 'InvalidParametersException');
     if (index >= 0) world.usedSignups.add(index);
     const waba = world.addWaba({ ...signup.waba, templates: signup.templates }, now);
     for (const phone of signup.phoneNumbers) world.addPhoneNumber(waba, { ...phone, registered: false });
@@ -87,15 +89,16 @@ function signupCallback(ctx: EmulatorContext, accessToken: string): HandlerResul
       statusCode: 200,
       signupCallbackResult: {
         associateInProgressToken: token,
+        // Keyed by Meta's WABA id (the model's WhatsAppBusinessAccountId); the AWS id is each value's `wabaId`.
         linkedAccountsWithIncompleteSetup: incomplete
           ? {
-              [waba.id]: {
+              [waba.wabaId]: {
                 accountName: waba.name,
                 registrationStatus: 'INCOMPLETE',
                 unregisteredWhatsAppPhoneNumbers: waba.phoneNumbers
                   .filter((p) => !p.registered)
                   .map(phoneNumberDetail),
-                wabaId: waba.wabaId,
+                wabaId: waba.id,
               },
             }
           : {},
@@ -135,7 +138,10 @@ function setupFinalization(
     throw new AwsError('InvalidParametersException', `waba.id ${fin.waba.id} does not belong to this signup`);
   }
   if (fin.phoneNumberParent !== undefined && !world.wabas.has(fin.phoneNumberParent)) {
-    throw new AwsError('ResourceNotFoundException', `WABA ${fin.phoneNumberParent} was not found`);
+    throw new AwsError(
+      'InvalidParametersException',
+      `phoneNumberParent ${fin.phoneNumberParent} is not a linked WABA`,
+    );
   }
   const destinations = fin.waba?.eventDestinations;
   if (destinations) validateEventDestinations(destinations);
@@ -145,7 +151,7 @@ function setupFinalization(
   for (const p of fin.phoneNumbers) {
     const phone = waba.phoneNumbers.find((n) => n.id === p.id);
     if (!phone)
-      throw new AwsError('ResourceNotFoundException', `Phone number ${p.id} is not part of this signup`);
+      throw new AwsError('InvalidParametersException', `Phone number ${p.id} is not part of this signup`);
     const failure = checkRegistrationAttempt(world, phone, p.twoFactorPin, now, config.registration);
     if (failure) throw metaAwsError(failure.code, failure.details);
     chosen.push({ phone, pin: p.twoFactorPin, region: p.dataLocalizationRegion });

@@ -1,6 +1,5 @@
 import { stat } from 'node:fs/promises';
 import { extname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { EmulatorContext } from '../context';
 import { AwsError, metaAwsError } from '../http/aws-errors';
@@ -45,7 +44,11 @@ const postSchema = z.object({
   originationPhoneNumberId: z.string().min(1),
   sourceS3File: z.object({ bucketName: z.string().min(3), key: z.string().min(1) }).optional(),
   sourceS3PresignedUrl: z
-    .object({ url: z.string().min(1), headers: z.record(z.string(), z.string()).optional() })
+    .object({
+      // The model's S3PresignedUrlUrlString pattern.
+      url: z.string().regex(/https:\/\/(.*)s3(.*).amazonaws.com\/(.*)/, 'must be an https S3 presigned URL'),
+      headers: z.record(z.string(), z.string()).optional(),
+    })
     .optional(),
 });
 
@@ -63,41 +66,65 @@ function checkQuota(ctx: EmulatorContext): void {
   quota.record(now);
 }
 
-/** Size and name of the source object: a local file stands in for S3, a presigned URL is fetched. */
+/** Where the local stand-in for S3 keeps an object: `<s3Root>/<bucket>/<key>`, or `key` when absolute. */
+function localS3Path(ctx: EmulatorContext, bucket: string, key: string): string {
+  const root = ctx.config.media.s3Root ?? resolve('.emulator', 's3');
+  return isAbsolute(key) ? key : join(root, bucket, key);
+}
+
+async function localS3Object(
+  ctx: EmulatorContext,
+  bucket: string,
+  key: string,
+): Promise<{ size: number } | undefined> {
+  const info = await stat(localS3Path(ctx, bucket, key)).catch(() => undefined);
+  return info?.isFile() ? { size: info.size } : undefined;
+}
+
+/** Bucket and key of an S3 URL, virtual-hosted (`<bucket>.s3.<region>.amazonaws.com/<key>`) or path style. */
+function s3ObjectOfUrl(url: string): { bucket: string; key: string } | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const path = decodeURIComponent(parsed.pathname.slice(1));
+  const hosted = /^(.+)\.s3[.-]/.exec(parsed.hostname);
+  if (hosted?.[1]) return path ? { bucket: hosted[1], key: path } : undefined;
+  const slash = path.indexOf('/');
+  return slash > 0 ? { bucket: path.slice(0, slash), key: path.slice(slash + 1) } : undefined;
+}
+
+/** Size and name of the source object, read from a local folder that stands in for S3. */
 async function readSource(
   ctx: EmulatorContext,
   input: z.output<typeof postSchema>,
 ): Promise<{ size: number; name: string; source: string }> {
   if (input.sourceS3File) {
     const { bucketName, key } = input.sourceS3File;
-    const root = ctx.config.media.s3Root ?? resolve('.emulator', 's3');
-    const path = isAbsolute(key) ? key : join(root, bucketName, key);
-    const info = await stat(path).catch(() => undefined);
-    if (!info?.isFile()) {
+    const found = await localS3Object(ctx, bucketName, key);
+    if (!found) {
       throw new AwsError(
         'ResourceNotFoundException',
-        `S3 object s3://${bucketName}/${key} was not found (emulator reads ${path})`,
+        `S3 object s3://${bucketName}/${key} was not found (emulator reads ${localS3Path(ctx, bucketName, key)})`,
       );
     }
-    return { size: info.size, name: key, source: `s3://${bucketName}/${key}` };
+    return { size: found.size, name: key, source: `s3://${bucketName}/${key}` };
   }
-  const { url, headers } = input.sourceS3PresignedUrl as { url: string; headers?: Record<string, string> };
-  if (url.startsWith('file:')) {
-    const path = fileURLToPath(url);
-    const info = await stat(path).catch(() => undefined);
-    if (!info?.isFile()) throw new AwsError('ResourceNotFoundException', `${url} was not found`);
-    return { size: info.size, name: path, source: url };
+  // A presigned URL names an S3 object too (virtual-hosted or path style); it is read from the same
+  // local stand-in for S3, signature and headers aside.
+  const { url } = input.sourceS3PresignedUrl as { url: string };
+  const located = s3ObjectOfUrl(url);
+  if (!located) throw new AwsError('InvalidParametersException', `${url} does not name an S3 object`);
+  const found = await localS3Object(ctx, located.bucket, located.key);
+  if (!found) {
+    throw new AwsError(
+      'InvalidParametersException',
+      `Downloading ${url} failed: no such object (emulator reads ${localS3Path(ctx, located.bucket, located.key)})`,
+    );
   }
-  let response: Response;
-  try {
-    response = await fetch(url, { headers });
-  } catch (err) {
-    throw new AwsError('DependencyException', `Could not download ${url}: ${(err as Error).message}`);
-  }
-  if (!response.ok)
-    throw new AwsError('InvalidParametersException', `Downloading ${url} answered HTTP ${response.status}`);
-  const body = Buffer.from(await response.arrayBuffer());
-  return { size: body.length, name: new URL(url).pathname, source: url };
+  return { size: found.size, name: located.key, source: url };
 }
 
 /** PostWhatsAppMessageMedia: uploads media for one number and returns its media id. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EmulatorContext } from '../context';
-import { AwsError } from '../http/aws-errors';
+import { AwsError, type AwsErrorName } from '../http/aws-errors';
 import { jsonBody, parseInput, queryInput } from '../http/aws-input';
 import type { EmulatorRequest, HandlerResult } from '../http/router';
 import { normalizePhoneNumberId, normalizeWabaId } from '../ids';
@@ -10,11 +10,17 @@ import { phoneNumberDetail, validateEventDestinations, wabaDetail, wabaSummary }
 
 const maxResults = (max: number) => z.coerce.number().int().min(1).max(max).optional();
 
-/** Finds a linked WABA by id or ARN, or answers ResourceNotFoundException. */
-export function requireWaba(ctx: EmulatorContext, idOrArn: string): WabaState {
+/**
+ * Finds a linked WABA by id or ARN. An unknown one is ResourceNotFoundException where the operation
+ * models it; operations that do not (PutWhatsAppBusinessAccountEventDestinations) name another.
+ */
+export function requireWaba(
+  ctx: EmulatorContext,
+  idOrArn: string,
+  notFound: AwsErrorName = 'ResourceNotFoundException',
+): WabaState {
   const waba = ctx.world.wabas.get(normalizeWabaId(idOrArn));
-  if (!waba)
-    throw new AwsError('ResourceNotFoundException', `WhatsApp Business Account ${idOrArn} was not found`);
+  if (!waba) throw new AwsError(notFound, `WhatsApp Business Account ${idOrArn} was not found`);
   return waba;
 }
 
@@ -63,7 +69,7 @@ export function putWhatsAppBusinessAccountEventDestinations(
     }),
     jsonBody(req),
   );
-  const waba = requireWaba(ctx, input.id);
+  const waba = requireWaba(ctx, input.id, 'InvalidParametersException');
   validateEventDestinations(input.eventDestinations);
   waba.eventDestinations = input.eventDestinations;
   return { json: {} };

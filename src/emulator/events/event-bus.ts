@@ -1,6 +1,7 @@
 import type { EmulatorClock } from '../clock';
 import type { AccountRef } from '../ids';
 import type { WebhookChange } from '../meta/webhook-entries';
+import type { Rng } from '../random';
 import type { SnsPublisher } from '../sns/publisher';
 import type { AppendLog } from '../world/logs';
 import type { EventRecord } from '../world/records';
@@ -12,16 +13,23 @@ export function topicOf(waba: WabaState): string | undefined {
   return arn && /^arn:[^:]+:sns:/.test(arn) ? arn : undefined;
 }
 
+/** An ISO timestamp with nanosecond digits, as AWS writes `message_timestamp`. */
+function nanoTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '000000Z');
+}
+
 /**
  * Wraps Meta webhook changes the way AWS End User Messaging Social does and hands them to SNS: the
- * SNS `Message` is a JSON string `{context, whatsAppWebhookEntry, aws_account_id, message_timestamp}`
- * whose `whatsAppWebhookEntry` is itself a JSON string of one Meta entry `{id, changes}`.
+ * SNS `Message` is a JSON string `{context, whatsAppWebhookEntry, aws_account_id, message_timestamp,
+ * messageId}` (AWS's documented event format) whose `whatsAppWebhookEntry` is itself a JSON string of
+ * one Meta entry `{id, changes}`.
  */
 export class EventBus {
   constructor(
     private readonly clock: EmulatorClock,
     private readonly account: AccountRef,
     private readonly log: () => AppendLog<EventRecord>,
+    private readonly rng: () => Rng,
     private readonly sns: SnsPublisher,
     /** Whether Social Messaging may publish to a topic (its policy); by default always. */
     private readonly mayPublish: (topicArn: string) => boolean = () => true,
@@ -38,7 +46,8 @@ export class EventBus {
       },
       whatsAppWebhookEntry: JSON.stringify(entry),
       aws_account_id: this.account.accountId,
-      message_timestamp: new Date(now).toISOString(),
+      message_timestamp: nanoTimestamp(now),
+      messageId: this.rng().uuid(),
     });
     const found = topicOf(waba);
     // A topic whose policy does not let Social Messaging publish gets nothing, as on AWS.

@@ -10,6 +10,18 @@ export interface EmulatorRequest {
   raw: IncomingMessage;
 }
 
+/** One request and the answer it got, as seen on the wire: for observers such as contract tests. */
+export interface HttpExchange {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  requestHeaders: IncomingHttpHeaders;
+  requestBody: Buffer;
+  status: number;
+  responseHeaders: Record<string, string | number>;
+  responseBody: string;
+}
+
 /** What a handler answers: JSON, other text, or (fault injection) no answer at all. */
 export type HandlerResult =
   | { status?: number; json: unknown; headers?: Record<string, string> }

@@ -2,19 +2,29 @@ import http from 'node:http';
 import type { Logger } from '../../shared/logger';
 import { AwsError, awsErrorResponse } from './aws-errors';
 import { ControlError } from './control-errors';
-import type { EmulatorRequest, HandlerResult, Router, RouteKind } from './router';
+import type { EmulatorRequest, HandlerResult, HttpExchange, Router, RouteKind } from './router';
 
 export interface HttpServerOptions {
   router: Router;
   maxBodyBytes: number;
   logger: Logger;
+  /** Sees every answer of an AWS-protocol route, errors included (not the ones a fault withholds). */
+  onAwsExchange?: ((exchange: HttpExchange) => void) | undefined;
 }
+
+/** Writes one answer, telling the observer, if any, what went out. */
+type Reply = (status: number, headers: Record<string, string | number>, body: string) => void;
 
 /**
  * The plain node:http front: reads each body up to the limit, routes it, and writes the answer in the
  * route's dialect. Every failure becomes an HTTP answer; nothing a client sends can crash the process.
  */
-export function createHttpServer({ router, maxBodyBytes, logger }: HttpServerOptions): http.Server {
+export function createHttpServer({
+  router,
+  maxBodyBytes,
+  logger,
+  onAwsExchange,
+}: HttpServerOptions): http.Server {
   let requestSeq = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -33,15 +43,31 @@ export function createHttpServer({ router, maxBodyBytes, logger }: HttpServerOpt
       const method = req.method ?? 'GET';
       const route = router.match(method, url.pathname, url.searchParams);
       const kind: RouteKind = route?.kind ?? (url.pathname.startsWith('/_emulator/') ? 'control' : 'aws');
-      const fail = (err: unknown): void => writeError(res, kind, err, requestId, logger);
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      const reply: Reply = (status, headers, text) => {
+        res.writeHead(status, headers);
+        res.end(text);
+        if (kind === 'aws' && onAwsExchange) {
+          onAwsExchange({
+            method,
+            path: url.pathname,
+            query: url.searchParams,
+            requestHeaders: req.headers,
+            requestBody: body,
+            status,
+            responseHeaders: headers,
+            responseBody: text,
+          });
+        }
+      };
+      const fail = (err: unknown): void => writeError(res, reply, kind, err, requestId, logger);
       if (tooLarge) {
+        // AWS answers an oversize request as any other broken input: ValidationException, status 400.
         fail(
           kind === 'aws'
             ? new AwsError(
                 'ValidationException',
                 `Request body of ${size} bytes exceeds the limit of ${maxBodyBytes} bytes`,
-                undefined,
-                413,
               )
             : new ControlError(413, `body of ${size} bytes exceeds the limit of ${maxBodyBytes} bytes`),
         );
@@ -60,13 +86,13 @@ export function createHttpServer({ router, maxBodyBytes, logger }: HttpServerOpt
         path: url.pathname,
         query: url.searchParams,
         headers: req.headers,
-        body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
+        body,
         raw: req,
       };
       try {
         const result = route.handler(request);
-        if (result instanceof Promise) result.then((r) => write(res, r, requestId), fail);
-        else write(res, result, requestId);
+        if (result instanceof Promise) result.then((r) => write(res, reply, r, requestId), fail);
+        else write(res, reply, result, requestId);
       } catch (err) {
         fail(err);
       }
@@ -77,7 +103,7 @@ export function createHttpServer({ router, maxBodyBytes, logger }: HttpServerOpt
   return server;
 }
 
-function write(res: http.ServerResponse, result: HandlerResult, requestId: string): void {
+function write(res: http.ServerResponse, reply: Reply, result: HandlerResult, requestId: string): void {
   if (res.destroyed) return;
   if ('lost' in result) {
     // Fault injection: the work is done but the caller never hears about it.
@@ -86,24 +112,28 @@ function write(res: http.ServerResponse, result: HandlerResult, requestId: strin
   }
   if ('json' in result) {
     const body = JSON.stringify(result.json ?? {});
-    res.writeHead(result.status ?? 200, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
-      'x-amzn-requestid': requestId,
-      ...result.headers,
-    });
-    res.end(body);
+    reply(
+      result.status ?? 200,
+      {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'x-amzn-requestid': requestId,
+        ...result.headers,
+      },
+      body,
+    );
     return;
   }
-  res.writeHead(result.status ?? 200, {
-    'content-type': result.contentType,
-    'content-length': Buffer.byteLength(result.text),
-  });
-  res.end(result.text);
+  reply(
+    result.status ?? 200,
+    { 'content-type': result.contentType, 'content-length': Buffer.byteLength(result.text) },
+    result.text,
+  );
 }
 
 function writeError(
   res: http.ServerResponse,
+  reply: Reply,
   kind: RouteKind,
   err: unknown,
   requestId: string,
@@ -131,10 +161,9 @@ function writeError(
           };
     ({ status, headers, body } = internal);
   }
-  res.writeHead(status, {
-    ...headers,
-    'content-length': Buffer.byteLength(body),
-    'x-amzn-requestid': requestId,
-  });
-  res.end(body);
+  reply(
+    status,
+    { ...headers, 'content-length': Buffer.byteLength(body), 'x-amzn-requestid': requestId },
+    body,
+  );
 }

@@ -4,7 +4,10 @@ import { formatIssues } from '../config';
 import type { EmulatorRequest, HandlerResult } from '../http/router';
 import type { SmsNumberState } from './sms-numbers';
 
-/** A refusal in the awsJson1_0 dialect of pinpoint-sms-voice-v2. */
+/**
+ * A refusal in the awsJson1_0 dialect of pinpoint-sms-voice-v2. Its model gives no error an HTTP status
+ * of its own, so every refusal of the caller's is a 400, as the protocol does by default.
+ */
 class SmsApiError extends Error {
   constructor(
     readonly type: string,
@@ -57,11 +60,7 @@ function updatePhoneNumber(
 ): Record<string, unknown> {
   const number = ctx.smsNumbers.get(input.PhoneNumberId);
   if (!number)
-    throw new SmsApiError(
-      'ResourceNotFoundException',
-      `Phone number ${input.PhoneNumberId} does not exist`,
-      404,
-    );
+    throw new SmsApiError('ResourceNotFoundException', `Phone number ${input.PhoneNumberId} does not exist`);
   const enabled = input.TwoWayEnabled ?? number.twoWayEnabled;
   const channel = input.TwoWayChannelArn ?? number.twoWayChannelArn;
   if (enabled && !channel)
@@ -92,7 +91,7 @@ function describePhoneNumbers(
   const numbers = wanted
     ? wanted.map((id) => {
         const n = ctx.smsNumbers.get(id);
-        if (!n) throw new SmsApiError('ResourceNotFoundException', `Phone number ${id} does not exist`, 404);
+        if (!n) throw new SmsApiError('ResourceNotFoundException', `Phone number ${id} does not exist`);
         return n;
       })
     : ctx.smsNumbers.list();

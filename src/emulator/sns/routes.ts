@@ -73,12 +73,12 @@ export function registerSnsRoutes(router: Router, ctx: EmulatorContext): void {
     return { json: ctx.sns.publish(b.topicArn, b.message, b.subject) };
   });
 
-  router.addAction('GET', 'ConfirmSubscription', 'control', (req) => {
+  router.addAction('GET', 'ConfirmSubscription', 'aws', (req) => {
     const sub = ctx.sns.confirm(req.query.get('TopicArn') ?? '', req.query.get('Token') ?? '');
     if (!sub) {
       return xml(
         404,
-        '<ErrorResponse><Error><Type>Sender</Type><Code>NotFound</Code><Message>Subscription not found</Message></Error></ErrorResponse>',
+        `<ErrorResponse><Error><Type>Sender</Type><Code>NotFound</Code><Message>Subscription not found</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
       );
     }
     return xml(
@@ -86,7 +86,7 @@ export function registerSnsRoutes(router: Router, ctx: EmulatorContext): void {
       `<ConfirmSubscriptionResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><ConfirmSubscriptionResult><SubscriptionArn>${sub.subscriptionArn}</SubscriptionArn></ConfirmSubscriptionResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></ConfirmSubscriptionResponse>`,
     );
   });
-  router.addAction('GET', 'Unsubscribe', 'control', (req) => {
+  router.addAction('GET', 'Unsubscribe', 'aws', (req) => {
     ctx.sns.unsubscribe(req.query.get('SubscriptionArn') ?? '');
     return xml(
       200,

@@ -1,3 +1,4 @@
+import { linkedWabaId, phoneNumberId } from '../../platform/resource-ids';
 import { asObject, asString, asTime, objects, parseMaybeJson, type JsonObject } from './shape';
 
 /** One `changes[]` element of a Meta webhook entry. */
@@ -28,23 +29,13 @@ export interface PlatformMessage {
   awsAccountId?: string;
   /** When AWS published it. */
   publishedAt?: Date;
+  /** AWS's own id of the event (`messageId`, a UUID), where the envelope carries one. */
+  eventId?: string;
 }
 
 /** Why a `Message` could not be read as a WhatsApp event; kept with the raw event. */
 export class UnrecognizedMessage extends Error {
   override name = 'UnrecognizedMessage';
-}
-
-/** `arn:…:phone-number-id/<hex>` → `phone-number-id-<hex>`, the id SendWhatsAppMessage takes. */
-export function phoneNumberIdFromArn(arn: string | undefined): string | undefined {
-  const match = arn ? /:phone-number-id\/([0-9A-Za-z]+)$/.exec(arn) : null;
-  return match ? `phone-number-id-${match[1]}` : undefined;
-}
-
-/** `arn:…:waba/<hex>` → `waba-<hex>`, the id the AWS API uses for a linked WABA. */
-export function wabaIdFromArn(arn: string | undefined): string | undefined {
-  const match = arn ? /:waba\/([0-9A-Za-z]+)$/.exec(arn) : null;
-  return match ? `waba-${match[1]}` : undefined;
 }
 
 function readContext(raw: unknown): EventContext {
@@ -53,8 +44,8 @@ function readContext(raw: unknown): EventContext {
     ...new Set(ids.filter((id): id is string => id !== undefined)),
   ];
   return {
-    wabaIds: unique(objects(ctx.MetaWabaIds).map((w) => wabaIdFromArn(asString(w.arn)))),
-    phoneNumberIds: unique(objects(ctx.MetaPhoneNumberIds).map((p) => phoneNumberIdFromArn(asString(p.arn)))),
+    wabaIds: unique(objects(ctx.MetaWabaIds).map((w) => linkedWabaId(asString(w.arn)))),
+    phoneNumberIds: unique(objects(ctx.MetaPhoneNumberIds).map((p) => phoneNumberId(asString(p.arn)))),
   };
 }
 
@@ -99,5 +90,7 @@ export function parsePlatformMessage(message: unknown): PlatformMessage {
   if (account) result.awsAccountId = account;
   const publishedAt = asTime(obj.message_timestamp);
   if (publishedAt) result.publishedAt = publishedAt;
+  const eventId = asString(obj.messageId);
+  if (eventId) result.eventId = eventId;
   return result;
 }
