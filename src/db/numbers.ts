@@ -7,15 +7,6 @@ export type NumberRow = typeof numbers.$inferSelect;
 /** Limits assumed for a number nobody has described yet: the platform's defaults, tier at its lowest. */
 export const DEFAULT_NUMBER_SETTINGS = { mps: 80, tierLimit: 250, tierWindowSeconds: 86_400 } as const;
 
-/** Meta's tier name as a user limit: TIER_250 → 250, TIER_1K → 1000, TIER_UNLIMITED → null; undefined when not a tier. */
-export function tierLimitOf(tier: string | undefined): number | null | undefined {
-  const upper = tier?.toUpperCase();
-  if (!upper) return undefined;
-  if (upper === 'TIER_UNLIMITED' || upper === 'UNLIMITED') return null;
-  const m = /^TIER_(\d+)(K?)$/.exec(upper);
-  return m ? Number(m[1]) * (m[2] ? 1000 : 1) : undefined;
-}
-
 /** The stored settings of a sending number, created with conservative defaults on first use. */
 export async function ensureNumber(db: Database, phoneNumberId: string): Promise<NumberRow> {
   await db

@@ -1,29 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { TIERS, tierUserLimit, type Tier } from '../platform/tiers';
 import { demoWabas } from './demo-world';
 
 /** Messaging-limit tiers, as Meta names them in `phone_number_quality_update.current_limit`. */
-export const TIERS = [
-  'TIER_50',
-  'TIER_250',
-  'TIER_1K',
-  'TIER_2K',
-  'TIER_10K',
-  'TIER_100K',
-  'TIER_UNLIMITED',
-] as const;
-export type Tier = (typeof TIERS)[number];
+export { TIERS, type Tier } from '../platform/tiers';
 
-/** Unique users a tier allows per rolling window. */
-export const TIER_LIMITS: Record<Tier, number> = {
-  TIER_50: 50,
-  TIER_250: 250,
-  TIER_1K: 1_000,
-  TIER_2K: 2_000,
-  TIER_10K: 10_000,
-  TIER_100K: 100_000,
-  TIER_UNLIMITED: Number.POSITIVE_INFINITY,
-};
+/** Users per window of each tier; TIER_UNLIMITED has no limit. */
+export const TIER_LIMITS = Object.fromEntries(
+  TIERS.map((t) => [t, tierUserLimit(t) ?? Number.POSITIVE_INFINITY]),
+) as Record<Tier, number>;
 
 export const TEMPLATE_STATUSES = [
   'APPROVED',
@@ -71,39 +57,60 @@ const CAP_EXEMPT_CALLING_CODES = [
   '353', '354', '356', '357', '358', '359', '370', '371', '372', '385', '386', '420', '421', '423', '81', '82',
 ]; // prettier-ignore
 
-/** The rules of one number, after the global, WABA and number layers are merged. */
-export interface Rules {
-  /** Messages per second (accepted sends + inbound) in any sliding 1,000 ms window. */
-  throughputMps: number;
-  /** Per recipient: one message per `intervalMs`, with a burst of `burst` (GCRA). */
-  pairRate: { intervalMs: number; burst: number };
-  /** Unique users reached by business-initiated conversations per rolling `windowMs`. */
-  messagingLimit: { tier: Tier; windowMs: number };
-  /** How long an inbound message keeps the customer-service window open. */
-  serviceWindowMs: number;
-  marketingCap: {
-    /** Chance that a marketing template to a capped country fails with 131049. */
-    probability: number;
-    /** Marketing messages a user may receive per `windowMs` before 131049; unset = no count cap. */
-    maxPerUser?: number | undefined;
-    windowMs: number;
-    exemptCallingCodes: string[];
-    /** Meta delivers no marketing templates to +1 numbers (since April 2025). */
-    blockUsMarketing: boolean;
-  };
-  delivery: {
-    sentDelayMs: DelayRange;
-    deliveredDelayMs: DelayRange;
-    readDelayMs: DelayRange;
-    deliveredRate: number;
-    readRate: number;
-  };
-  /** Chance that any recipient not listed as undeliverable still fails with 131026. */
-  undeliverableRate: number;
-}
-
 /** A fixed delay or an inclusive [min, max] range drawn from the seeded stream. */
 export type DelayRange = number | [number, number];
+
+const ms = z.number().int().nonnegative();
+const positiveMs = z.number().int().positive();
+const probability = z.number().min(0).max(1);
+const delayRange = z.union([ms, z.tuple([ms, ms])]);
+const waId = z.string().regex(/^\+?[\d\s().-]{5,30}$/, 'expected a phone number in international format');
+const pin = z.string().regex(/^\d{6}$/, 'a two-step verification PIN is exactly 6 digits');
+const snsTopicArn = z
+  .string()
+  .regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]+$/, 'expected an SNS topic ARN');
+
+/** The rules of one number, after the global, WABA and number layers are merged: written once, here. */
+const rulesSchema = z.strictObject({
+  /** Messages per second (accepted sends + inbound) in any sliding 1,000 ms window. */
+  throughputMps: z.number().int().positive(),
+  /** Per recipient: one message per `intervalMs`, with a burst of `burst` (GCRA). */
+  pairRate: z.strictObject({ intervalMs: positiveMs, burst: z.number().int().positive() }),
+  /** Unique users reached by business-initiated conversations per rolling `windowMs`. */
+  messagingLimit: z.strictObject({ tier: z.enum(TIERS), windowMs: positiveMs }),
+  /** How long an inbound message keeps the customer-service window open. */
+  serviceWindowMs: positiveMs,
+  marketingCap: z.strictObject({
+    /** Chance that a marketing template to a capped country fails with 131049. */
+    probability,
+    /** Marketing messages a user may receive per `windowMs` before 131049; unset = no count cap. */
+    maxPerUser: z.number().int().positive().optional(),
+    windowMs: positiveMs,
+    exemptCallingCodes: z.array(z.string().regex(/^\d{1,4}$/)),
+    /** Meta delivers no marketing templates to +1 numbers (since April 2025). */
+    blockUsMarketing: z.boolean(),
+  }),
+  delivery: z.strictObject({
+    sentDelayMs: delayRange,
+    deliveredDelayMs: delayRange,
+    readDelayMs: delayRange,
+    deliveredRate: probability,
+    readRate: probability,
+  }),
+  /** Chance that any recipient not listed as undeliverable still fails with 131026. */
+  undeliverableRate: probability,
+});
+
+export type Rules = z.output<typeof rulesSchema>;
+
+/** One layer of rules: any leaf may be set; unset leaves fall through to the layer below. */
+export type RulesOverride = {
+  [K in keyof Rules]?: Rules[K] extends unknown[]
+    ? Rules[K]
+    : Rules[K] extends object
+      ? Partial<Rules[K]>
+      : Rules[K];
+};
 
 export const DEFAULT_RULES: Rules = {
   throughputMps: 80,
@@ -126,51 +133,15 @@ export const DEFAULT_RULES: Rules = {
   undeliverableRate: 0,
 };
 
-const ms = z.number().int().nonnegative();
-const positiveMs = z.number().int().positive();
-const probability = z.number().min(0).max(1);
-const delayRange = z.union([ms, z.tuple([ms, ms])]);
-const waId = z.string().regex(/^\+?[\d\s().-]{5,30}$/, 'expected a phone number in international format');
-const pin = z.string().regex(/^\d{6}$/, 'a two-step verification PIN is exactly 6 digits');
-const snsTopicArn = z
-  .string()
-  .regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]+$/, 'expected an SNS topic ARN');
-
-// Every layer of rules may override any leaf; unset leaves fall through to the layer below.
-const rulesOverride = z.strictObject({
-  throughputMps: z.number().int().positive().optional(),
-  pairRate: z
-    .strictObject({ intervalMs: positiveMs, burst: z.number().int().positive() })
-    .partial()
-    .optional(),
-  messagingLimit: z
-    .strictObject({ tier: z.enum(TIERS), windowMs: positiveMs })
-    .partial()
-    .optional(),
-  serviceWindowMs: positiveMs.optional(),
-  marketingCap: z
-    .strictObject({
-      probability,
-      maxPerUser: z.number().int().positive(),
-      windowMs: positiveMs,
-      exemptCallingCodes: z.array(z.string().regex(/^\d{1,4}$/)),
-      blockUsMarketing: z.boolean(),
-    })
-    .partial()
-    .optional(),
-  delivery: z
-    .strictObject({
-      sentDelayMs: delayRange,
-      deliveredDelayMs: delayRange,
-      readDelayMs: delayRange,
-      deliveredRate: probability,
-      readRate: probability,
-    })
-    .partial()
-    .optional(),
-  undeliverableRate: probability.optional(),
-});
-export type RulesOverride = z.infer<typeof rulesOverride>;
+// The layer schema is the rules schema with every member optional, one level down as well.
+const rulesOverride = z.strictObject(
+  Object.fromEntries(
+    Object.entries(rulesSchema.shape).map(([key, member]) => [
+      key,
+      (member instanceof z.ZodObject ? member.partial() : member).optional(),
+    ]),
+  ),
+) as unknown as z.ZodType<RulesOverride, RulesOverride>;
 
 const templateSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9_]{1,512}$/, 'template names are lowercase letters, digits and _'),
@@ -503,18 +474,20 @@ export async function loadConfigFile(path: string): Promise<ResolvedConfig> {
   return resolveConfig(json, `emulator config ${path}`);
 }
 
-/** Merges rule layers, lowest first. */
+/** Merges rule layers, lowest first: a layer's nested objects merge member by member, other values replace. */
 export function mergeRules(...layers: (RulesOverride | undefined)[]): Rules {
-  const out: Rules = structuredClone(DEFAULT_RULES);
+  const out = structuredClone(DEFAULT_RULES) as unknown as Record<string, unknown>;
   for (const layer of layers) {
-    if (!layer) continue;
-    if (layer.throughputMps !== undefined) out.throughputMps = layer.throughputMps;
-    if (layer.serviceWindowMs !== undefined) out.serviceWindowMs = layer.serviceWindowMs;
-    if (layer.undeliverableRate !== undefined) out.undeliverableRate = layer.undeliverableRate;
-    Object.assign(out.pairRate, layer.pairRate);
-    Object.assign(out.messagingLimit, layer.messagingLimit);
-    Object.assign(out.marketingCap, layer.marketingCap);
-    Object.assign(out.delivery, layer.delivery);
+    for (const [key, value] of Object.entries(layer ?? {})) {
+      if (value === undefined) continue;
+      const below = out[key];
+      const nested = typeof value === 'object' && !Array.isArray(value) && typeof below === 'object';
+      out[key] = nested ? { ...(below as object), ...stripUndefined(value) } : value;
+    }
   }
-  return out;
+  return out as unknown as Rules;
+}
+
+function stripUndefined(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OptOutKeywords, normalizeKeyword } from '../../src/ingest/apply/keywords';
 import { planFailure } from '../../src/ingest/apply/failure-plan';
-import { tierLimitOf } from '../../src/db/numbers';
+import { tierLimitOf } from '../../src/platform/tiers';
 import { UnrecognizedMessage, parsePlatformMessage } from '../../src/ingest/events/platform-message';
 import { TrustedCertUrls, isConfirmableSubscribeUrl } from '../../src/ingest/sns/cert-urls';
 import { MalformedSnsBody, parseSnsBody } from '../../src/ingest/sns/envelope';

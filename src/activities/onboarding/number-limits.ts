@@ -1,5 +1,6 @@
 import { GetLinkedWhatsAppBusinessAccountPhoneNumberCommand } from '@aws-sdk/client-socialmessaging';
-import { DEFAULT_NUMBER_SETTINGS, ensureNumber, tierLimitOf, updateNumber } from '../../db/numbers';
+import { DEFAULT_NUMBER_SETTINGS, ensureNumber, updateNumber } from '../../db/numbers';
+import { tierLimitOf } from '../../platform/tiers';
 import type { OnboardingEventSeen } from '../../workflows/definitions';
 import type { ActivityDeps } from '../deps';
 import { rethrowAws } from './aws-failures';

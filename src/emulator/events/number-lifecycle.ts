@@ -1,4 +1,4 @@
-import type { Tier } from '../config';
+import { tierRank, type Tier } from '../../platform/tiers';
 import type { EmulatorContext } from '../context';
 import { phoneQualityChange } from '../meta/webhook-entries';
 import type { PhoneNumberState } from '../world/state';
@@ -30,12 +30,6 @@ export function changePhoneNumber(
   if (event === 'UNFLAGGED') phone.flagged = false;
   ctx.events.publish(phone.waba, phone, phoneQualityChange(phone, event));
   return event;
-}
-
-function tierRank(tier: Tier): number {
-  return ['TIER_50', 'TIER_250', 'TIER_1K', 'TIER_2K', 'TIER_10K', 'TIER_100K', 'TIER_UNLIMITED'].indexOf(
-    tier,
-  );
 }
 
 /**

@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { DEFAULT_NUMBER_SETTINGS, tierLimitOf } from '../../db/numbers';
+import { DEFAULT_NUMBER_SETTINGS } from '../../db/numbers';
+import { tierLimitOf } from '../../platform/tiers';
 import { queryRows } from '../../db/query';
 import { timestamp } from '../../db/sql-values';
 import { numberWorkflowId } from '../../shared/ids';
