@@ -1,6 +1,6 @@
 import { Client, Connection, type ClientOptions, type ConnectionLike } from '@temporalio/client';
 import { openDatabase } from '../db/client';
-import type { AppConfig } from '../shared/config';
+import { connectionLimits, type AppConfig } from '../shared/config';
 import { codecDataConverter } from '../shared/data-converter';
 import { logger, type Logger } from '../shared/logger';
 import { temporalSettings } from '../shared/temporal-connection';
@@ -94,6 +94,7 @@ export async function runIngestService(config: AppConfig, overrides: IngestRunOv
       batching: { lanes: config.WA_INGEST_LANES, maxBatch: config.WA_INGEST_MAX_BATCH },
       archiveDays: config.WA_INGEST_ARCHIVE_DAYS,
       shutdownGraceMs: config.WA_SHUTDOWN_GRACE_MS,
+      httpLimits: connectionLimits(config),
       logger,
     });
     const signal = await stopRequested();

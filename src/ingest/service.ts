@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { startServiceHttp } from '../shared/http-service';
+import { startServiceHttp, type ConnectionLimits } from '../shared/http-service';
 import { DEFAULT_TASK_QUEUE } from '../shared/ids';
 import { logger as defaultLogger, type Logger } from '../shared/logger';
 import { OptOutKeywords } from './apply/keywords';
@@ -17,6 +17,8 @@ import { safeErrorText } from '../shared/safe-error';
 
 export interface IngestServiceOptions {
   db: Database;
+  /** Bounds on slow, idle and too many connections (defaults: DEFAULT_CONNECTION_LIMITS). */
+  httpLimits?: Partial<ConnectionLimits>;
   /**
    * Without a client no signals are decided or sent; events are still stored and applied. It should
    * carry the product's payload codec (`codecDataConverter(WA_CODEC_KEYS)`): verification codes are
@@ -146,6 +148,7 @@ export async function startIngestService(options: IngestServiceOptions): Promise
   const http = await startServiceHttp({
     host: options.host ?? '0.0.0.0',
     port: options.port ?? 0,
+    ...(options.httpLimits ? { limits: options.httpLimits } : {}),
     handle: endpoint.handle,
     health: async () => {
       try {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CodecKeyError, parseCodecKeys } from './codec-keys';
+import type { ConnectionLimits } from './http-service';
 
 /** A comma-separated list; empty items dropped, absent = empty list. */
 const commaList = z
@@ -70,6 +71,11 @@ const envSchema = z.object({
    */
   WA_INGEST_ARCHIVE_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
   WA_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Bounds on the services' HTTP connections: header and whole-request time, idle time, open connections. */
+  WA_HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  WA_HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  WA_HTTP_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+  WA_HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(4_096),
   /** Fraction of a number's MPS the engine uses; the rest absorbs dispatch jitter. */
   WA_PACE_SAFETY: z.coerce.number().gt(0).max(1).default(0.98),
   /**
@@ -98,6 +104,16 @@ const envSchema = z.object({
 });
 
 export type AppConfig = z.infer<typeof envSchema>;
+
+/** The connection bounds of a service's HTTP face, from the settings. */
+export function connectionLimits(config: AppConfig): ConnectionLimits {
+  return {
+    headersTimeoutMs: config.WA_HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.WA_HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.WA_HTTP_KEEPALIVE_TIMEOUT_MS,
+    maxConnections: config.WA_HTTP_MAX_CONNECTIONS,
+  };
+}
 
 function isPostgresUrl(value: string): boolean {
   try {

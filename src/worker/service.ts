@@ -3,7 +3,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { Runtime, DefaultLogger, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
 import { openDatabase } from '../db/client';
 import { awsRegionDefaults, createSocialMessagingClient } from '../platform/aws-client';
-import type { AppConfig } from '../shared/config';
+import { connectionLimits, type AppConfig } from '../shared/config';
 import { codecDataConverter } from '../shared/data-converter';
 import { startServiceHttp } from '../shared/http-service';
 import { logger } from '../shared/logger';
@@ -79,6 +79,7 @@ export async function runWorkerService(config: AppConfig): Promise<void> {
   const http = await startServiceHttp({
     host: config.WA_HTTP_HOST,
     port: config.WA_WORKER_HTTP_PORT,
+    limits: connectionLimits(config),
     coreMetricsUrl:
       config.WA_CORE_METRICS_PORT > 0 ? `http://127.0.0.1:${config.WA_CORE_METRICS_PORT}/metrics` : undefined,
     health: () => {
