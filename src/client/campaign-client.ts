@@ -368,22 +368,48 @@ export class CampaignClient {
   }
 
   async pause(campaignId: string, reason?: string): Promise<string> {
-    await this.campaignRow(campaignId);
-    return this.handle(campaignId).executeUpdate(pauseCampaignUpdate, { args: [{ reason }] });
+    return this.control(campaignId, 'pause', (h) =>
+      h.executeUpdate(pauseCampaignUpdate, { args: [{ reason }] }),
+    );
   }
 
   async resume(campaignId: string): Promise<string> {
-    await this.campaignRow(campaignId);
-    return this.handle(campaignId).executeUpdate(resumeCampaignUpdate, { args: [] });
+    return this.control(campaignId, 'resume', (h) => h.executeUpdate(resumeCampaignUpdate, { args: [] }));
   }
 
   /** Cancels and waits until the workflow has given every unsent recipient a final state. */
   async cancel(campaignId: string, reason?: string): Promise<CampaignStatus> {
-    await this.campaignRow(campaignId);
-    const handle = this.handle(campaignId);
-    await handle.executeUpdate(cancelCampaignUpdate, { args: [{ reason }] });
-    await handle.result();
+    await this.control(campaignId, 'cancel', async (h) => {
+      await h.executeUpdate(cancelCampaignUpdate, { args: [{ reason }] });
+      await h.result();
+    });
     return this.status(campaignId);
+  }
+
+  /**
+   * Runs a control update on a campaign that can still take it. A finished campaign (already so, or
+   * finishing while the update was on its way) is answered with its state, not Temporal's words.
+   */
+  private async control<T>(
+    campaignId: string,
+    action: string,
+    run: (handle: ReturnType<CampaignClient['handle']>) => Promise<T>,
+  ): Promise<T> {
+    const finished = async (): Promise<CampaignInputError | undefined> => {
+      const row = await this.campaignRow(campaignId);
+      if (!FINAL_CAMPAIGN_STATES.includes(row.state as CampaignState)) return undefined;
+      const why = row.reason ? ` (${row.reason})` : '';
+      return new CampaignInputError(
+        `campaign ${campaignId} has already ${row.state}${why}: there is nothing to ${action}`,
+      );
+    };
+    const before = await finished();
+    if (before) throw before;
+    try {
+      return await run(this.handle(campaignId));
+    } catch (err) {
+      throw (await finished()) ?? err;
+    }
   }
 
   /** Waits for the campaign's workflow to finish and returns the final status. */

@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { parse } from 'csv-parse';
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import { isValidTimeZone } from '../shared/send-window';
 
 /** One input row, checked. `error` says what is wrong with it; otherwise the other fields are set. */
@@ -46,9 +47,36 @@ export async function openRecipientFile(
   options: ReadRecipientsOptions = {},
 ): Promise<RecipientFile> {
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.csv') return openCsv(file, options);
-  if (ext === '.jsonl' || ext === '.ndjson') return openJsonl(file, options);
-  throw new RecipientFileError(`${file}: recipients must be a .csv or .jsonl file`);
+  if (ext !== '.csv' && ext !== '.jsonl' && ext !== '.ndjson') {
+    throw new RecipientFileError(`${file}: recipients must be a .csv or .jsonl file`);
+  }
+  const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
+    throw new RecipientFileError(
+      err.code === 'ENOENT'
+        ? `${file}: no such file`
+        : `${file}: cannot be read (${err.code ?? err.message})`,
+    );
+  });
+  if (!info.isFile()) throw new RecipientFileError(`${file}: is a directory, not a recipients file`);
+  const checked = {
+    ...options,
+    ...(options.defaultCountry ? { defaultCountry: countryCode(options.defaultCountry) } : {}),
+  };
+  return ext === '.csv' ? openCsv(file, checked) : openJsonl(file, checked);
+}
+
+/**
+ * A default country as libphonenumber knows it (ISO 3166-1 alpha-2, any case), or an error that names the
+ * setting: a wrong one would otherwise be blamed on every row as an invalid number.
+ */
+export function countryCode(input: string): CountryCode {
+  const upper = input.trim().toUpperCase();
+  if (!isSupportedCountry(upper)) {
+    throw new RecipientFileError(
+      `default country "${input}" is not a country code with a numbering plan: use an ISO 3166-1 alpha-2 code such as DE or US`,
+    );
+  }
+  return upper;
 }
 
 async function openCsv(file: string, options: ReadRecipientsOptions): Promise<RecipientFile> {
@@ -62,6 +90,16 @@ async function openCsv(file: string, options: ReadRecipientsOptions): Promise<Re
       `${file}: the file is empty; the first line must be a header starting with "phone"`,
     );
   const header = first.record.map((h) => h.toLowerCase());
+  const seen = new Map<string, number>();
+  header.forEach((h, i) => {
+    const earlier = seen.get(h);
+    if (earlier !== undefined) {
+      throw new RecipientFileError(
+        `${file}: column "${first.record[i] ?? h}" appears twice in the header (columns ${earlier + 1} and ${i + 1}); name each column once`,
+      );
+    }
+    seen.set(h, i);
+  });
   if (header[0] !== 'phone') {
     throw new RecipientFileError(
       `${file}: the header must start with "phone", found "${first.record[0] ?? ''}"`,

@@ -216,6 +216,18 @@ describe('campaign end to end', () => {
         expect(paused.counts.pending).toBeGreaterThan(0);
         const cancelled = await campaigns.cancel(started.campaignId, 'template quality');
         expect(cancelled.state).toBe('cancelled');
+        // A finished campaign is answered with its state, not with Temporal's "already completed".
+        for (const [action, call] of [
+          ['pause', () => campaigns.pause(started.campaignId)],
+          ['resume', () => campaigns.resume(started.campaignId)],
+          ['cancel', () => campaigns.cancel(started.campaignId)],
+        ] as const) {
+          await expect(call()).rejects.toThrow(
+            new RegExp(
+              `campaign ${started.campaignId} has already cancelled .*: there is nothing to ${action}$`,
+            ),
+          );
+        }
       } finally {
         await control({ name: 'hello_world', language: 'en_US', quality: 'GREEN', status: 'APPROVED' });
       }

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +98,30 @@ describe.each(DATABASE_KINDS)('%s', (kind) => {
         /start with "phone"/,
       );
       await expect(openRecipientFile(write('empty.csv', ''))).rejects.toBeInstanceOf(RecipientFileError);
+      await expect(openRecipientFile(path.join(dir, 'missing.csv'))).rejects.toThrow(
+        /missing\.csv: no such file/,
+      );
+      const folder = path.join(dir, 'folder.csv');
+      mkdirSync(folder, { recursive: true });
+      await expect(openRecipientFile(folder)).rejects.toThrow(/folder\.csv: is a directory/);
+      await expect(
+        openRecipientFile(write('twice.csv', 'phone,name,Phone\n+4930901820,a,b\n')),
+      ).rejects.toThrow(/column "Phone" appears twice in the header \(columns 1 and 3\)/);
+    });
+
+    it('takes a default country in any case and refuses one that is no country, naming the setting', async () => {
+      const file = write('national.csv', 'phone,name\n030 901820,Ada\n');
+      for (const country of ['de', 'DE']) {
+        const opened = await openRecipientFile(file, { defaultCountry: country });
+        const rows = [];
+        for await (const row of opened.rows) rows.push(row);
+        expect(rows.map((r) => r.phone)).toEqual(['+4930901820']);
+      }
+      for (const country of ['XX', 'germany']) {
+        await expect(openRecipientFile(file, { defaultCountry: country })).rejects.toThrow(
+          new RegExp(`default country "${country}" is not a country code`),
+        );
+      }
     });
   });
 });
