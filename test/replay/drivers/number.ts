@@ -1,0 +1,51 @@
+/**
+ * Capture driver for number-workflow histories (scripts/capture-history.ts --driver): the dev server is
+ * told to suggest continue-as-new after a few dozen events, and the driver sends number events and a rate
+ * change until the first run has continued as new, some events still waiting in its inbox. That first
+ * run is recorded:
+ *
+ *   npx tsx scripts/capture-history.ts --set number --workflows src/workflows/index.ts \
+ *     --workflow numberWorkflow --id continued --driver test/replay/drivers/number.ts#continued
+ */
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Activities } from '../../../src/activities';
+import {
+  numberStatusSignal,
+  setRateUpdate,
+  type NumberWorkflowInput,
+} from '../../../src/workflows/definitions';
+import type { CaptureDriver } from '../../../scripts/capture-history';
+
+/** A campaign that has finished: signalling it fails, which the workflow shrugs off. */
+const GONE_CAMPAIGN = 'cmp-replay-gone';
+
+function numberActivities(): Pick<Activities, 'listActiveCampaigns' | 'setNumberRate'> {
+  return {
+    listActiveCampaigns: () => Promise.resolve([GONE_CAMPAIGN]),
+    setNumberRate: ({ mps }) => Promise.resolve(mps),
+  };
+}
+
+const EVENTS = ['FLAGGED', 'UNFLAGGED', 'RESTRICTED', 'CONNECTED', 'ACCOUNT_RESTRICTION'];
+
+export const continued = (): CaptureDriver => ({
+  devServerArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=40'],
+  args: (): [NumberWorkflowInput] => [{ phoneNumberId: 'phone-number-id-replay' }],
+  activities: numberActivities(),
+  drive: async (handle: WorkflowHandle, client: Client) => {
+    const first = (await handle.describe()).runId;
+    const firstRun = client.workflow.getHandle(handle.workflowId, first);
+    await handle.executeUpdate(setRateUpdate, { args: [{ mps: 250 }] });
+    for (let i = 0; ; i++) {
+      // Three at a time, so the run that is told to continue as new still has some in its inbox.
+      for (let k = 0; k < 3; k++) {
+        const event = EVENTS[(3 * i + k) % EVENTS.length] ?? 'FLAGGED';
+        await handle.signal(numberStatusSignal, { event, reason: `replay event ${3 * i + k}` });
+      }
+      const { status } = await firstRun.describe();
+      if (status.name !== 'RUNNING') return first;
+      if (i > 50) throw new Error('the number workflow never continued as new');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  },
+});
