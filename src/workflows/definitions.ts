@@ -164,6 +164,8 @@ export const cancelCampaignUpdate = defineUpdate<CampaignState, [CancelInput]>('
 
 export interface NumberWorkflowInput {
   phoneNumberId: string;
+  /** Events one run handles before it continues as new (default 500); small values only suit tests. */
+  eventsPerRun?: number;
   carried?: NumberCarriedState;
 }
 

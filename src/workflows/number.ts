@@ -27,6 +27,9 @@ const store = proxyActivities<Activities>({
 
 const MAX_MPS = 1000;
 
+// Enough to keep a run's history far below Temporal's limits even when the server never suggests it.
+const EVENTS_PER_RUN = 500;
+
 /**
  * One sending number: the single writer of its settings and the fan-out point for number- and
  * account-level events to every campaign that sends from it. Runs indefinitely, continuing as new to
@@ -36,6 +39,7 @@ export async function numberWorkflow(input: NumberWorkflowInput): Promise<void> 
   const status: NumberStatus = { phoneNumberId: input.phoneNumberId, restricted: input.carried?.restricted };
   const inbox: NumberStatusSignal[] = [];
   let handled = 0;
+  const eventsPerRun = input.eventsPerRun ?? EVENTS_PER_RUN;
 
   setHandler(numberStatusQuery, () => status);
   setHandler(numberStatusSignal, (event) => {
@@ -56,7 +60,7 @@ export async function numberWorkflow(input: NumberWorkflowInput): Promise<void> 
     },
   );
 
-  while (!workflowInfo().continueAsNewSuggested && handled < 500) {
+  while (!workflowInfo().continueAsNewSuggested && handled < eventsPerRun) {
     await condition(() => inbox.length > 0 || workflowInfo().continueAsNewSuggested);
     const event = inbox.shift();
     if (!event) continue;
@@ -78,6 +82,7 @@ export async function numberWorkflow(input: NumberWorkflowInput): Promise<void> 
   await condition(allHandlersFinished);
   await continueAsNew<typeof numberWorkflow>({
     phoneNumberId: input.phoneNumberId,
+    ...(input.eventsPerRun !== undefined ? { eventsPerRun: input.eventsPerRun } : {}),
     carried: { restricted: status.restricted },
   });
 }
