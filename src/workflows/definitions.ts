@@ -169,8 +169,16 @@ export interface NumberWorkflowInput {
   carried?: NumberCarriedState;
 }
 
+/** Everything a number workflow keeps, handed to its next run when it continues as new. */
 export interface NumberCarriedState {
   restricted?: { event: string; reason?: string };
+  /** The rate last set by setRate. */
+  mps?: number;
+  /**
+   * Events received but not yet fanned out. The ingest's outbox counts an event delivered once the
+   * signal is accepted, so the next run handles these first, in order, or they are lost.
+   */
+  inbox?: NumberStatusSignal[];
 }
 
 export interface SetRateInput {

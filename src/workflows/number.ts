@@ -36,8 +36,13 @@ const EVENTS_PER_RUN = 500;
  * keep its history short.
  */
 export async function numberWorkflow(input: NumberWorkflowInput): Promise<void> {
-  const status: NumberStatus = { phoneNumberId: input.phoneNumberId, restricted: input.carried?.restricted };
-  const inbox: NumberStatusSignal[] = [];
+  const carried = input.carried;
+  const status: NumberStatus = {
+    phoneNumberId: input.phoneNumberId,
+    ...(carried?.mps !== undefined ? { mps: carried.mps } : {}),
+    restricted: carried?.restricted,
+  };
+  const inbox: NumberStatusSignal[] = [...(carried?.inbox ?? [])];
   let handled = 0;
   const eventsPerRun = input.eventsPerRun ?? EVENTS_PER_RUN;
 
@@ -79,10 +84,14 @@ export async function numberWorkflow(input: NumberWorkflowInput): Promise<void> 
       }
     }
   }
+  // Signals that come in while handlers finish land in the inbox too, so they are carried with the rest.
   await condition(allHandlersFinished);
   await continueAsNew<typeof numberWorkflow>({
-    phoneNumberId: input.phoneNumberId,
-    ...(input.eventsPerRun !== undefined ? { eventsPerRun: input.eventsPerRun } : {}),
-    carried: { restricted: status.restricted },
+    ...input,
+    carried: {
+      restricted: status.restricted,
+      ...(status.mps !== undefined ? { mps: status.mps } : {}),
+      inbox,
+    },
   });
 }
