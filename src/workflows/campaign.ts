@@ -12,6 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { isClearedNumberEvent } from '../shared/number-events';
 import {
   BatchOutcome,
   CampaignState,
@@ -160,8 +161,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
   setHandler(templateStatusSignal, onTemplateEvent);
   setHandler(numberStatusSignal, (e) => {
     if (e.stop) requestStop(CampaignState.Failed, e.reason ?? `account problem: ${e.event}`);
-    else if (e.event.toUpperCase().startsWith('UN') || e.event.toUpperCase() === 'CONNECTED')
-      resume(PauseSource.Number);
+    else if (isClearedNumberEvent(e)) resume(PauseSource.Number);
     else pause(PauseSource.Number, e.reason ?? `number status ${e.event}`);
   });
   setHandler(

@@ -10,6 +10,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { campaignWorkflowId } from '../shared/ids';
+import { isClearedNumberEvent } from '../shared/number-events';
 import {
   numberStatusQuery,
   numberStatusSignal,
@@ -70,10 +71,9 @@ export async function numberWorkflow(input: NumberWorkflowInput): Promise<void> 
     const event = inbox.shift();
     if (!event) continue;
     handled++;
-    const upper = event.event.toUpperCase();
-    if (event.stop || (!upper.startsWith('UN') && upper !== 'CONNECTED'))
-      status.restricted = { event: upper, reason: event.reason };
-    else status.restricted = undefined;
+    status.restricted = isClearedNumberEvent(event)
+      ? undefined
+      : { event: event.event.toUpperCase(), reason: event.reason };
     const campaignIds = await store.listActiveCampaigns({ phoneNumberId: input.phoneNumberId });
     for (const id of campaignIds) {
       try {
