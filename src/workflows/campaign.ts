@@ -19,18 +19,20 @@ import {
   DEFAULT_CAMPAIGN_TUNING,
   FINAL_CAMPAIGN_STATES,
   PauseSource,
-  cancelCampaignUpdate,
-  campaignProgressQuery,
-  numberStatusSignal,
-  pauseCampaignUpdate,
-  resumeCampaignUpdate,
-  templateStatusSignal,
   type BatchSummary,
   type CancelInput,
   type PauseInput,
   type CampaignWorkflowInput,
   type CarriedCampaignState,
   type TemplateStatusSignal,
+} from '../shared/workflow-contracts';
+import {
+  cancelCampaignUpdate,
+  campaignProgressQuery,
+  numberStatusSignal,
+  pauseCampaignUpdate,
+  resumeCampaignUpdate,
+  templateStatusSignal,
 } from './definitions';
 
 // Sending: one activity runs for up to a time slice and heartbeats every chunk. A dead worker is noticed

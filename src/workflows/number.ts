@@ -12,13 +12,11 @@ import type { Activities } from '../activities';
 import { campaignWorkflowId } from '../shared/ids';
 import { isClearedNumberEvent } from '../shared/number-events';
 import {
-  numberStatusQuery,
-  numberStatusSignal,
-  setRateUpdate,
   type NumberStatus,
   type NumberStatusSignal,
   type NumberWorkflowInput,
-} from './definitions';
+} from '../shared/workflow-contracts';
+import { numberStatusQuery, numberStatusSignal, setRateUpdate } from './definitions';
 
 // Short, idempotent database work, retried until the database answers.
 const store = proxyActivities<Activities>({

@@ -11,15 +11,9 @@ import {
   DEFAULT_ONBOARDING_TUNING,
   FINAL_ONBOARDING_STEPS,
   OnboardingStep,
-  cancelOnboardingUpdate,
-  onboardingEventSeenSignal,
-  onboardingStatusQuery,
   pinProblem,
   regionProblem,
-  submitPinUpdate,
-  submitVerificationCodeUpdate,
   verificationCodeProblem,
-  verificationCodeSignal,
   type CancelOnboardingInput,
   type OnboardingDocuments,
   type OnboardingEventSeen,
@@ -31,6 +25,14 @@ import {
   type SubmitPinInput,
   type SubmitVerificationCodeInput,
   type VerificationCodeReceived,
+} from '../shared/workflow-contracts';
+import {
+  cancelOnboardingUpdate,
+  onboardingEventSeenSignal,
+  onboardingStatusQuery,
+  submitPinUpdate,
+  submitVerificationCodeUpdate,
+  verificationCodeSignal,
 } from './definitions';
 
 // Mirroring progress into the database: short and idempotent, retried until the database answers.

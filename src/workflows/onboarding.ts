@@ -14,7 +14,7 @@ import {
   WabaMode,
   type OnboardingResult,
   type OnboardingWorkflowInput,
-} from './definitions';
+} from '../shared/workflow-contracts';
 import { OnboardingState, type Poll } from './onboarding-state';
 
 // Platform calls made before the numbers are registered. They retry transient AWS trouble with backoff
