@@ -102,6 +102,15 @@ const TAMPERED: Array<{
     expect:
       /Activity type of scheduled event 'setNumberRate' does not match activity type of activity command 'listActiveCampaigns'/,
   },
+  {
+    // As if the next run had changed its rate before fanning out the events carried in its inbox.
+    file: 'number/carried-inbox-reordered.json',
+    set: 'number',
+    original: 'number/carried-inbox.json',
+    tamper: (h) => renameActivity(h, 'listActiveCampaigns', 'setNumberRate'),
+    expect:
+      /Activity type of scheduled event 'setNumberRate' does not match activity type of activity command 'listActiveCampaigns'/,
+  },
 ];
 
 describe('replay of recorded histories', () => {

@@ -49,3 +49,42 @@ export const continued = (): CaptureDriver => ({
     }
   },
 });
+
+/**
+ * A run that starts with events carried in its inbox and hands the rest on again: two events a run, a
+ * slow campaign look-up so that seven events sent at once pile up, and the second run recorded.
+ *
+ *   npx tsx scripts/capture-history.ts --set number --workflows src/workflows/index.ts \
+ *     --workflow numberWorkflow --id carried-inbox --driver test/replay/drivers/number.ts#carriedInbox
+ */
+export const carriedInbox = (): CaptureDriver => ({
+  args: (): [NumberWorkflowInput] => [{ phoneNumberId: 'phone-number-id-replay', eventsPerRun: 2 }],
+  activities: {
+    ...numberActivities(),
+    listActiveCampaigns: () =>
+      new Promise<string[]>((resolve) => setTimeout(() => resolve([GONE_CAMPAIGN]), 200)),
+  },
+  drive: async (handle: WorkflowHandle, client: Client) => {
+    const first = (await handle.describe()).runId;
+    await handle.executeUpdate(setRateUpdate, { args: [{ mps: 250 }] });
+    for (let i = 0; i < 7; i++) {
+      const event = EVENTS[i % EVENTS.length] ?? 'FLAGGED';
+      await handle.signal(numberStatusSignal, { event, reason: `replay event ${i}` });
+    }
+    const second = await nextRun(client, handle.workflowId, first);
+    await nextRun(client, handle.workflowId, second);
+    return second;
+  },
+});
+
+/** Waits for run `runId` to continue as new and returns the id of the run it started. */
+async function nextRun(client: Client, workflowId: string, runId: string): Promise<string> {
+  const run = client.workflow.getHandle(workflowId, runId);
+  for (let i = 0; i < 300; i++) {
+    const { events } = await run.fetchHistory();
+    const next = events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    if (next) return next;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`run ${runId} never continued as new`);
+}
