@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
   condition,
@@ -66,6 +67,10 @@ export interface CampaignResult {
   state: CampaignState;
   reason?: string;
 }
+
+/** An operator's request the campaign's state does not allow, refused by the update's validator. */
+const refused = (message: string) =>
+  ApplicationFailure.create({ type: 'CampaignControlRefused', message, nonRetryable: true });
 
 const TEMPLATE_RESUME_EVENTS = new Set(['APPROVED', 'REINSTATED', 'UNPAUSE', 'GREEN', 'YELLOW']);
 
@@ -183,7 +188,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     {
       validator: () => {
         assertNotFinal('resumed');
-        if (s.state !== CampaignState.Paused) throw new Error(`campaign is ${s.state}, not paused`);
+        if (s.state !== CampaignState.Paused) throw refused(`campaign is ${s.state}, not paused`);
       },
     },
   );
@@ -198,7 +203,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
 
   function assertNotFinal(verb: string): void {
     if (isFinal() || stop)
-      throw new Error(`campaign is already ${stop?.state ?? s.state} and cannot be ${verb}`);
+      throw refused(`campaign is already ${stop?.state ?? s.state} and cannot be ${verb}`);
   }
 
   /** Mirrors the state into the database when it changes. */

@@ -1,4 +1,5 @@
 import {
+  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -58,7 +59,11 @@ export async function numberWorkflow(input: NumberWorkflowInput): Promise<void> 
     {
       validator: ({ mps }) => {
         if (!Number.isFinite(mps) || mps < 1 || mps > MAX_MPS) {
-          throw new Error(`mps must be a number from 1 to ${MAX_MPS}, got ${String(mps)}`);
+          throw ApplicationFailure.create({
+            type: 'InvalidRate',
+            message: `mps must be a number from 1 to ${MAX_MPS}, got ${String(mps)}`,
+            nonRetryable: true,
+          });
         }
       },
     },

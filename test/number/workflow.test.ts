@@ -2,6 +2,7 @@
  * The number workflow on Temporal's time-skipping server with scripted activities, and a stand-in
  * campaign (a test workflow under the campaign's workflow id) that collects what the number fans out.
  */
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../src/activities';
@@ -72,6 +73,15 @@ describe('number workflow (time-skipping)', () => {
           taskQueue,
           workflowId: numberWorkflowId(phoneNumberId),
           args: [input],
+        });
+        // A rate out of range is refused by the validator, as an ApplicationFailure saying why.
+        const refused = await number
+          .executeUpdate(setRateUpdate, { args: [{ mps: 0 }] })
+          .catch((err: unknown) => err);
+        expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+        expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({
+          type: 'InvalidRate',
+          message: 'mps must be a number from 1 to 1000, got 0',
         });
         expect(await number.executeUpdate(setRateUpdate, { args: [{ mps: 250 }] })).toMatchObject({
           mps: 250,

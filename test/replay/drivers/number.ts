@@ -1,11 +1,13 @@
 /**
- * Capture driver for number-workflow histories (scripts/capture-history.ts --driver): the dev server is
- * told to suggest continue-as-new after a few dozen events, and the driver sends number events and a rate
- * change until the first run has continued as new, some events still waiting in its inbox. That first
- * run is recorded:
+ * Capture drivers for number-workflow histories (scripts/capture-history.ts --driver). `continued`: the
+ * dev server is told to suggest continue-as-new after a few dozen events, and the driver sends number
+ * events and a rate change until the first run has continued as new, some events still waiting in its
+ * inbox; that first run is recorded:
  *
  *   npx tsx scripts/capture-history.ts --set number --workflows src/workflows/index.ts \
  *     --workflow numberWorkflow --id continued --driver test/replay/drivers/number.ts#continued
+ *
+ * `carriedInbox` (below) records a run that starts with carried events.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Activities } from '../../../src/activities';
