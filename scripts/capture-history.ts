@@ -15,6 +15,11 @@
  *                         module whose export is an activities object, or a zero-argument factory returning
  *                         one or `{ activities }` (default test/workflows/activities.ts#createTestActivities;
  *                         without #export: `activities`, else the module itself)
+ *   --driver <path>[#export]
+ *                         instead of --activities, for workflows that need a person or a service to talk to
+ *                         them: a module whose export (default `driver`) is a {@link CaptureDriver}, or a
+ *                         zero-argument factory of one. It gives the activities and drives the started
+ *                         workflow with signals and updates; the run it names is recorded
  *   --force               overwrite an existing fixture
  *
  * Or copy the history of a workflow that already ran on some server (e.g. a local compose stack):
@@ -31,7 +36,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import {
@@ -45,6 +50,21 @@ import { historyToJson } from '../test/replay/history-json';
 
 const HISTORIES_ROOT = path.resolve(__dirname, '../test/fixtures/histories');
 const DEFAULT_ACTIVITIES = `${path.resolve(__dirname, '../test/workflows/activities.ts')}#createTestActivities`;
+
+/** Plays the outside world for a workflow being recorded: its activities and whoever signals it. */
+export interface CaptureDriver {
+  activities: object;
+  /** More dev-server flags, e.g. `--dynamic-config-value` to make the server suggest continue-as-new early. */
+  devServerArgs?: string[];
+  /** The workflow's arguments, when they must be made as it starts (a date relative to now); else --args. */
+  args?: () => unknown[];
+  /**
+   * Talks to the started workflow until the history worth keeping is complete, and returns the id of the
+   * run to record (a workflow that continues as new has several). A run still open afterwards is
+   * terminated once recorded. Without `drive`, the workflow's result is awaited and its last run recorded.
+   */
+  drive?: (handle: WorkflowHandle, client: Client) => Promise<string>;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -61,6 +81,7 @@ async function main(): Promise<void> {
       'run-id': { type: 'string' },
       namespace: { type: 'string', default: 'default' },
       'no-verify': { type: 'boolean', default: false },
+      driver: { type: 'string' },
     },
   });
   if (!values.set || !/^[a-z0-9][a-z0-9-]*$/.test(values.set)) {
@@ -81,13 +102,16 @@ async function main(): Promise<void> {
     const args: unknown = JSON.parse(values.args);
     if (!Array.isArray(args)) throw new Error('--args must be a JSON array');
     workflowId = values.id ?? kebab(values.workflow);
-    const activities = await loadActivities(values.activities ?? DEFAULT_ACTIVITIES);
+    if (values.driver && values.activities) throw new Error('give --driver or --activities, not both');
+    const driver: CaptureDriver = values.driver
+      ? await loadDriver(values.driver)
+      : { activities: await loadActivities(values.activities ?? DEFAULT_ACTIVITIES) };
     history = await runOnDevServer({
       workflowsPath,
       workflowType: values.workflow,
       args,
       workflowId,
-      activities,
+      driver,
     });
   }
 
@@ -112,21 +136,31 @@ async function runOnDevServer(opts: {
   workflowType: string;
   args: unknown[];
   workflowId: string;
-  activities: object;
+  driver: CaptureDriver;
 }): Promise<History> {
-  const env = await createDevServerEnv();
+  const env = await createDevServerEnv(
+    opts.driver.devServerArgs ? { extraArgs: opts.driver.devServerArgs } : {},
+  );
   try {
     return await withWorker(
       env,
-      { workflowsPath: opts.workflowsPath, activities: opts.activities },
+      { workflowsPath: opts.workflowsPath, activities: opts.driver.activities },
       async ({ client, taskQueue }) => {
         const handle = await client.workflow.start(opts.workflowType, {
           taskQueue,
           workflowId: opts.workflowId,
-          args: opts.args,
+          args: opts.driver.args?.() ?? opts.args,
         });
-        await handle.result();
-        return handle.fetchHistory();
+        if (!opts.driver.drive) {
+          await handle.result();
+          return handle.fetchHistory();
+        }
+        const runId = await opts.driver.drive(handle, client);
+        const history = await client.workflow.getHandle(opts.workflowId, runId).fetchHistory();
+        // A workflow that never ends by itself (the number workflow) is stopped once its history is read.
+        const { status } = await handle.describe();
+        if (status.name === 'RUNNING') await handle.terminate('history recorded');
+        return history;
       },
     );
   } finally {
@@ -161,6 +195,19 @@ async function loadActivities(spec: string): Promise<object> {
   if (value && typeof value === 'object' && 'activities' in value) value = value.activities;
   if (!value || typeof value !== 'object') throw new Error(`${spec} did not give an activities object`);
   return value;
+}
+
+async function loadDriver(spec: string): Promise<CaptureDriver> {
+  const [file = '', exportName = 'driver'] = spec.split('#');
+  const mod = (await import(pathToFileURL(path.resolve(file)).href)) as Record<string, unknown> & {
+    default?: Record<string, unknown>;
+  };
+  let value: unknown = mod[exportName] ?? mod.default?.[exportName];
+  if (typeof value === 'function') value = (value as () => unknown)();
+  if (!value || typeof value !== 'object' || !('activities' in value)) {
+    throw new Error(`${spec} did not give a driver ({ activities, drive? })`);
+  }
+  return value as CaptureDriver;
 }
 
 function kebab(name: string): string {

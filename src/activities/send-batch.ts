@@ -14,7 +14,7 @@ import { bizOpaqueCallbackData } from '../shared/ids';
 import { ErrorAction, retryAtFor } from '../shared/meta-errors';
 import { msUntilOpen, type SendWindow } from '../shared/send-window';
 import { sendIntentsRecoveredTotal, sendsTotal } from '../shared/metrics';
-import { BatchOutcome, DEFAULT_CAMPAIGN_TUNING, type BatchSummary } from '../workflows/definitions';
+import { BatchOutcome, DEFAULT_CAMPAIGN_TUNING, type BatchSummary } from '../shared/workflow-contracts';
 import type { ActivityDeps } from './deps';
 import { classifySendError, type SendOutcome } from './send-outcome';
 import { checkTemplate } from './templates';

@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
   condition,
@@ -12,24 +13,27 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { isClearedNumberEvent } from '../shared/number-events';
 import {
   BatchOutcome,
   CampaignState,
   DEFAULT_CAMPAIGN_TUNING,
   FINAL_CAMPAIGN_STATES,
   PauseSource,
-  cancelCampaignUpdate,
-  campaignProgressQuery,
-  numberStatusSignal,
-  pauseCampaignUpdate,
-  resumeCampaignUpdate,
-  templateStatusSignal,
   type BatchSummary,
   type CancelInput,
   type PauseInput,
   type CampaignWorkflowInput,
   type CarriedCampaignState,
   type TemplateStatusSignal,
+} from '../shared/workflow-contracts';
+import {
+  cancelCampaignUpdate,
+  campaignProgressQuery,
+  numberStatusSignal,
+  pauseCampaignUpdate,
+  resumeCampaignUpdate,
+  templateStatusSignal,
 } from './definitions';
 
 // Sending: one activity runs for up to a time slice and heartbeats every chunk. A dead worker is noticed
@@ -63,6 +67,10 @@ export interface CampaignResult {
   state: CampaignState;
   reason?: string;
 }
+
+/** An operator's request the campaign's state does not allow, refused by the update's validator. */
+const refused = (message: string) =>
+  ApplicationFailure.create({ type: 'CampaignControlRefused', message, nonRetryable: true });
 
 const TEMPLATE_RESUME_EVENTS = new Set(['APPROVED', 'REINSTATED', 'UNPAUSE', 'GREEN', 'YELLOW']);
 
@@ -160,8 +168,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
   setHandler(templateStatusSignal, onTemplateEvent);
   setHandler(numberStatusSignal, (e) => {
     if (e.stop) requestStop(CampaignState.Failed, e.reason ?? `account problem: ${e.event}`);
-    else if (e.event.toUpperCase().startsWith('UN') || e.event.toUpperCase() === 'CONNECTED')
-      resume(PauseSource.Number);
+    else if (isClearedNumberEvent(e)) resume(PauseSource.Number);
     else pause(PauseSource.Number, e.reason ?? `number status ${e.event}`);
   });
   setHandler(
@@ -181,7 +188,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     {
       validator: () => {
         assertNotFinal('resumed');
-        if (s.state !== CampaignState.Paused) throw new Error(`campaign is ${s.state}, not paused`);
+        if (s.state !== CampaignState.Paused) throw refused(`campaign is ${s.state}, not paused`);
       },
     },
   );
@@ -196,7 +203,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
 
   function assertNotFinal(verb: string): void {
     if (isFinal() || stop)
-      throw new Error(`campaign is already ${stop?.state ?? s.state} and cannot be ${verb}`);
+      throw refused(`campaign is already ${stop?.state ?? s.state} and cannot be ${verb}`);
   }
 
   /** Mirrors the state into the database when it changes. */

@@ -1,4 +1,5 @@
 import {
+  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -10,14 +11,13 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { campaignWorkflowId } from '../shared/ids';
+import { isClearedNumberEvent } from '../shared/number-events';
 import {
-  numberStatusQuery,
-  numberStatusSignal,
-  setRateUpdate,
   type NumberStatus,
   type NumberStatusSignal,
   type NumberWorkflowInput,
-} from './definitions';
+} from '../shared/workflow-contracts';
+import { numberStatusQuery, numberStatusSignal, setRateUpdate } from './definitions';
 
 // Short, idempotent database work, retried until the database answers.
 const store = proxyActivities<Activities>({
@@ -27,15 +27,24 @@ const store = proxyActivities<Activities>({
 
 const MAX_MPS = 1000;
 
+// Enough to keep a run's history far below Temporal's limits even when the server never suggests it.
+const EVENTS_PER_RUN = 500;
+
 /**
  * One sending number: the single writer of its settings and the fan-out point for number- and
  * account-level events to every campaign that sends from it. Runs indefinitely, continuing as new to
  * keep its history short.
  */
 export async function numberWorkflow(input: NumberWorkflowInput): Promise<void> {
-  const status: NumberStatus = { phoneNumberId: input.phoneNumberId, restricted: input.carried?.restricted };
-  const inbox: NumberStatusSignal[] = [];
+  const carried = input.carried;
+  const status: NumberStatus = {
+    phoneNumberId: input.phoneNumberId,
+    ...(carried?.mps !== undefined ? { mps: carried.mps } : {}),
+    restricted: carried?.restricted,
+  };
+  const inbox: NumberStatusSignal[] = [...(carried?.inbox ?? [])];
   let handled = 0;
+  const eventsPerRun = input.eventsPerRun ?? EVENTS_PER_RUN;
 
   setHandler(numberStatusQuery, () => status);
   setHandler(numberStatusSignal, (event) => {
@@ -50,21 +59,24 @@ export async function numberWorkflow(input: NumberWorkflowInput): Promise<void> 
     {
       validator: ({ mps }) => {
         if (!Number.isFinite(mps) || mps < 1 || mps > MAX_MPS) {
-          throw new Error(`mps must be a number from 1 to ${MAX_MPS}, got ${String(mps)}`);
+          throw ApplicationFailure.create({
+            type: 'InvalidRate',
+            message: `mps must be a number from 1 to ${MAX_MPS}, got ${String(mps)}`,
+            nonRetryable: true,
+          });
         }
       },
     },
   );
 
-  while (!workflowInfo().continueAsNewSuggested && handled < 500) {
+  while (!workflowInfo().continueAsNewSuggested && handled < eventsPerRun) {
     await condition(() => inbox.length > 0 || workflowInfo().continueAsNewSuggested);
     const event = inbox.shift();
     if (!event) continue;
     handled++;
-    const upper = event.event.toUpperCase();
-    if (event.stop || (!upper.startsWith('UN') && upper !== 'CONNECTED'))
-      status.restricted = { event: upper, reason: event.reason };
-    else status.restricted = undefined;
+    status.restricted = isClearedNumberEvent(event)
+      ? undefined
+      : { event: event.event.toUpperCase(), reason: event.reason };
     const campaignIds = await store.listActiveCampaigns({ phoneNumberId: input.phoneNumberId });
     for (const id of campaignIds) {
       try {
@@ -75,9 +87,14 @@ export async function numberWorkflow(input: NumberWorkflowInput): Promise<void> 
       }
     }
   }
+  // Signals that come in while handlers finish land in the inbox too, so they are carried with the rest.
   await condition(allHandlersFinished);
   await continueAsNew<typeof numberWorkflow>({
-    phoneNumberId: input.phoneNumberId,
-    carried: { restricted: status.restricted },
+    ...input,
+    carried: {
+      restricted: status.restricted,
+      ...(status.mps !== undefined ? { mps: status.mps } : {}),
+      inbox,
+    },
   });
 }

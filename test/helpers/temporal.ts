@@ -152,7 +152,10 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
 
 /** Starts a throw-away dev server (in-memory SQLite, no UI): a real Temporal server with real timers. */
 export async function createDevServerEnv(
-  options: { namespace?: string } = {},
+  options: {
+    namespace?: string;
+    /** More `temporal server start-dev` flags (e.g. dynamic config). */ extraArgs?: string[];
+  } = {},
 ): Promise<TestWorkflowEnvironment> {
   installQuietRuntime();
   const devServer = await getProvisionedServer('devServer');
@@ -162,6 +165,7 @@ export async function createDevServerEnv(
         executable: devServer.executable,
         ui: false,
         ...(options.namespace ? { namespace: options.namespace } : {}),
+        ...(options.extraArgs ? { extraArgs: options.extraArgs } : {}),
       },
     });
   } catch (err) {

@@ -21,6 +21,9 @@ const HISTORY_SETS: Record<string, string> = {
   'test-workflows': TEST_WORKFLOWS_PATH,
   // Recorded by test/campaign/workflow.test.ts with WA_RECORD_HISTORIES=1.
   campaign: WORKFLOWS_PATH,
+  // Recorded by scripts/capture-history.ts with the drivers in test/replay/drivers/.
+  onboarding: WORKFLOWS_PATH,
+  number: WORKFLOWS_PATH,
 };
 
 /** Histories edited on purpose so they no longer match the code; each must fail to replay. */
@@ -32,6 +35,16 @@ type HistoryJson = {
 
 function readJson(file: string): HistoryJson {
   return JSON.parse(readFileSync(file, 'utf8')) as HistoryJson;
+}
+
+/** Renames the `nth` scheduled activity of type `from` (negative: from the end) to `to`. */
+function renameActivity(h: HistoryJson, from: string, to: string, nth = 0): void {
+  const scheduled = h.events
+    .map((e) => e.activityTaskScheduledEventAttributes)
+    .filter((a) => a?.activityType?.name === from)
+    .at(nth);
+  if (!scheduled?.activityType) throw new Error(`no ${from} activity to tamper with`);
+  scheduled.activityType.name = to;
 }
 
 /** The edits behind each tampered fixture, as code, so the test can prove they are the only difference. */
@@ -70,6 +83,33 @@ const TAMPERED: Array<{
     },
     expect:
       /Activity type of scheduled event 'sendBatch' does not match activity type of activity command 'checkTemplate'/,
+  },
+  {
+    // As if onboarding had prepared the event destination before exchanging the signup token.
+    file: 'onboarding/full-run-reordered.json',
+    set: 'onboarding',
+    original: 'onboarding/full-run.json',
+    tamper: (h) => renameActivity(h, 'exchangeSignupToken', 'prepareEventDestination'),
+    expect:
+      /Activity type of scheduled event 'prepareEventDestination' does not match activity type of activity command 'exchangeSignupToken'/,
+  },
+  {
+    // As if the number workflow had changed its rate where it fanned an event out to its campaigns.
+    file: 'number/continued-reordered.json',
+    set: 'number',
+    original: 'number/continued.json',
+    tamper: (h) => renameActivity(h, 'listActiveCampaigns', 'setNumberRate', -1),
+    expect:
+      /Activity type of scheduled event 'setNumberRate' does not match activity type of activity command 'listActiveCampaigns'/,
+  },
+  {
+    // As if the next run had changed its rate before fanning out the events carried in its inbox.
+    file: 'number/carried-inbox-reordered.json',
+    set: 'number',
+    original: 'number/carried-inbox.json',
+    tamper: (h) => renameActivity(h, 'listActiveCampaigns', 'setNumberRate'),
+    expect:
+      /Activity type of scheduled event 'setNumberRate' does not match activity type of activity command 'listActiveCampaigns'/,
   },
 ];
 

@@ -3,7 +3,8 @@
  * activities, retries). The replay fixtures in test/fixtures/histories/test-workflows were recorded from
  * these, so changing a workflow's commands here makes those fixtures fail to replay, which is the point.
  */
-import { proxyActivities, sleep } from '@temporalio/workflow';
+import { condition, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { numberStatusSignal, type NumberStatusSignal } from '../../src/workflows/definitions';
 import type { TestActivities } from './activities';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -40,4 +41,16 @@ export async function greetWithPause(name: string, pauseMs: number): Promise<str
 /** One activity that fails `failures` times before it succeeds: retries are the server's job. */
 export async function echoAfterRetries(text: string, failures: number): Promise<string> {
   return unreliableEcho(text, failures);
+}
+
+/**
+ * Stands in for a campaign (started as `campaign:<id>`) and collects the number events a number workflow
+ * fans out to it: returns once `count` have arrived, or, when fewer come, after an hour of workflow time,
+ * which the time-skipping server reaches as soon as nothing else is left to run.
+ */
+export async function collectNumberEvents(count: number): Promise<NumberStatusSignal[]> {
+  const events: NumberStatusSignal[] = [];
+  setHandler(numberStatusSignal, (e) => void events.push(e));
+  await condition(() => events.length >= count, '1 hour');
+  return events;
 }

@@ -10,7 +10,7 @@ import {
   EventDestinationKind,
   type EventDestinationChoice,
   type OnboardingDocuments,
-} from '../../workflows/definitions';
+} from '../../shared/workflow-contracts';
 import type { ActivityDeps } from '../deps';
 import { scopeOf, type AccountScope } from './arns';
 import { permanent, rethrowAws } from './aws-failures';

@@ -1,5 +1,5 @@
 import { AssociateWhatsAppBusinessAccountCommand } from '@aws-sdk/client-socialmessaging';
-import { FinalizeOutcome } from '../../workflows/definitions';
+import { FinalizeOutcome } from '../../shared/workflow-contracts';
 import type { ActivityDeps } from '../deps';
 import { isTransient, metaCodeOf, rethrowAws } from './aws-failures';
 
