@@ -14,7 +14,7 @@ import {
   ensureDevServer,
   ensureTestServer,
   type ProvisionedServer,
-} from '../../src/devtools/temporal-binaries';
+} from '../../tools/temporal-binaries';
 import { startPostgres, type PostgresProvision, type PostgresServer } from '../helpers/postgres';
 import type { ServerProvision, TemporalProvision } from '../helpers/temporal';
 
