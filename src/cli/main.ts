@@ -4,6 +4,8 @@ import { registerIngestCommand } from '../ingest/cli';
 import { registerCampaignCommands } from './campaign';
 import { registerOnboardCommands } from './onboard';
 import { registerWorkerCommand } from './worker';
+import { loadLogLevel, showErrorDetail } from '../shared/config';
+import { logger } from '../shared/logger';
 import { safeErrorText } from '../shared/safe-error';
 
 /** Builds the `wa-campaigns` command tree; each area registers its own sub-commands. */
@@ -11,7 +13,11 @@ export function buildProgram(): Command {
   const program = new Command('wa-campaigns')
     .description('Durable WhatsApp template campaigns and number onboarding on Temporal')
     .version('0.1.0')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Before any command runs, so every command's logs (the emulator's too) follow LOG_LEVEL.
+    .hook('preAction', () => {
+      logger.level = loadLogLevel();
+    });
   registerWorkerCommand(program);
   registerCampaignCommands(program);
   registerOnboardCommands(program);
@@ -31,7 +37,7 @@ async function main(argv: string[]): Promise<void> {
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${safeErrorText(err.cause)}` : '';
     const message = `${safeErrorText(err)}${cause}`;
     process.stderr.write(`wa-campaigns: ${message}\n`);
-    if (process.env.DEBUG) console.error(err);
+    if (showErrorDetail()) console.error(err);
     process.exit(1);
   }
 }

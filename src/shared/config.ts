@@ -128,6 +128,21 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * LOG_LEVEL alone, validated as in {@link loadConfig}: the CLI sets the logger's level from it before any
+ * command runs, including those that need none of the other settings (the emulator).
+ */
+export function loadLogLevel(env: NodeJS.ProcessEnv = process.env): AppConfig['LOG_LEVEL'] {
+  const parsed = envSchema.shape.LOG_LEVEL.safeParse(env.LOG_LEVEL);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(`invalid configuration: LOG_LEVEL: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+}
+
+/** DEBUG set to anything: the CLI prints a failure's full error after its one-line message. */
+export function showErrorDetail(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env.DEBUG);
+}
+
 /** Reads and validates the environment once; throws ConfigError with one line per bad setting. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = envSchema.safeParse(env);

@@ -2,8 +2,6 @@ import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from './config';
-import { codecDataConverter } from './data-converter';
 
 /** Temporal could not be reached; the message names the setting that says where it is. */
 export class TemporalUnavailableError extends Error {
@@ -44,8 +42,8 @@ export async function connectWorker(): Promise<{ connection: NativeConnection; n
 
 export interface ConnectClientOptions {
   /**
-   * Payload codec and failure converter; by default the one WA_CODEC_KEYS configures, so every client of
-   * the product reads and writes the same encrypted payloads as the worker.
+   * Payload codec and failure converter: the one WA_CODEC_KEYS configures (codecDataConverter), so the
+   * client reads and writes the same encrypted payloads as the worker. Absent: Temporal's defaults.
    */
   dataConverter?: DataConverter;
 }
@@ -55,7 +53,7 @@ export async function connectClient(
   options: ConnectClientOptions = {},
 ): Promise<{ client: Client; close: () => Promise<void> }> {
   const s = temporalSettings();
-  const dataConverter = options.dataConverter ?? codecDataConverter(loadConfig().WA_CODEC_KEYS);
+  const { dataConverter } = options;
   try {
     const connection = await Connection.connect({
       ...(s.options as Parameters<typeof Connection.connect>[0]),
