@@ -4,7 +4,7 @@ import { registerIngestCommand } from '../ingest/cli';
 import { registerCampaignCommands } from './campaign';
 import { registerOnboardCommands } from './onboard';
 import { registerWorkerCommand } from './worker';
-import { loadLogLevel, showErrorDetail } from '../shared/config';
+import { loadLogLevel, quietAwsNodeVersionWarning, showErrorDetail } from '../shared/config';
 import { logger } from '../shared/logger';
 import { safeErrorText } from '../shared/safe-error';
 
@@ -26,7 +26,9 @@ export function buildProgram(): Command {
   return program;
 }
 
-async function main(argv: string[]): Promise<void> {
+/** The CLI's entry: runs one command line (process.argv by default) to its end; the bin calls it. */
+export async function run(argv: string[] = process.argv): Promise<void> {
+  quietAwsNodeVersionWarning();
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
@@ -42,6 +44,5 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (require.main === module || process.argv[1]?.endsWith('wa-campaigns.js')) {
-  void main(process.argv);
-}
+// Run from source as a script (`npm run wa-campaigns`, `tsx src/cli/main.ts`); the bin calls run() itself.
+if (require.main === module) void run();
