@@ -1,12 +1,33 @@
 import { Command, CommanderError } from 'commander';
-import { registerEmulatorCommand } from '../emulator/cli';
 import { registerIngestCommand } from '../ingest/cli';
 import { registerCampaignCommands } from './campaign';
 import { registerOnboardCommands } from './onboard';
 import { registerWorkerCommand } from './worker';
-import { loadLogLevel, quietAwsNodeVersionWarning, showErrorDetail } from '../shared/config';
-import { logger } from '../shared/logger';
 import { safeErrorText } from '../shared/safe-error';
+
+/**
+ * Registers `wa-campaigns emulator` as a stand-in that loads the emulator's own command only when it is
+ * used: that module brings the whole emulator with it, which would double the start-up of every other
+ * command. The real command then parses the arguments, `--help` included, exactly as it always has.
+ */
+function registerEmulatorStandIn(program: Command): void {
+  program
+    .command('emulator')
+    .description('Run the local AWS End User Messaging Social emulator')
+    .usage('[options]')
+    .addHelpText('after', '\nRun `wa-campaigns emulator --help` for its options.')
+    // --help goes to the real command, which knows the options.
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[options...]')
+    .action(async (_options: string[], _opts: unknown, standIn: Command) => {
+      const { registerEmulatorCommand } = await import('../emulator/cli.js');
+      const real = new Command('wa-campaigns').showHelpAfterError();
+      registerEmulatorCommand(real);
+      await real.parseAsync(['emulator', ...standIn.args], { from: 'user' });
+    });
+}
 
 /** Builds the `wa-campaigns` command tree; each area registers its own sub-commands. */
 export function buildProgram(): Command {
@@ -14,21 +35,28 @@ export function buildProgram(): Command {
     .description('Durable WhatsApp template campaigns and number onboarding on Temporal')
     .version('0.1.0')
     .showHelpAfterError()
-    // Before any command runs, so every command's logs (the emulator's too) follow LOG_LEVEL.
-    .hook('preAction', () => {
+    // The parent's term for the stand-in would otherwise read `emulator [options...]`.
+    .configureHelp({ subcommandTerm: (cmd) => cmd.name() + (cmd.options.length > 0 ? ' [options]' : '') })
+    // Before any command runs: every command's logs (the emulator's too) follow LOG_LEVEL, and the AWS
+    // SDK, loaded by the commands that use it, is told to keep its Node-version notice to itself.
+    .hook('preAction', async () => {
+      const [{ loadLogLevel, quietAwsNodeVersionWarning }, { logger }] = await Promise.all([
+        import('../shared/config.js'),
+        import('../shared/logger.js'),
+      ]);
+      quietAwsNodeVersionWarning();
       logger.level = loadLogLevel();
     });
   registerWorkerCommand(program);
   registerCampaignCommands(program);
   registerOnboardCommands(program);
-  registerEmulatorCommand(program);
+  registerEmulatorStandIn(program);
   registerIngestCommand(program);
   return program;
 }
 
 /** The CLI's entry: runs one command line (process.argv by default) to its end; the bin calls it. */
 export async function run(argv: string[] = process.argv): Promise<void> {
-  quietAwsNodeVersionWarning();
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
@@ -39,6 +67,7 @@ export async function run(argv: string[] = process.argv): Promise<void> {
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${safeErrorText(err.cause)}` : '';
     const message = `${safeErrorText(err)}${cause}`;
     process.stderr.write(`wa-campaigns: ${message}\n`);
+    const { showErrorDetail } = await import('../shared/config.js');
     if (showErrorDetail()) console.error(err);
     process.exit(1);
   }

@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 
 /** Temporal could not be reached; the message names the setting that says where it is. */
 export class TemporalUnavailableError extends Error {
@@ -32,6 +32,8 @@ function unavailable(address: string, err: unknown): TemporalUnavailableError {
 /** A worker connection to the configured Temporal service. */
 export async function connectWorker(): Promise<{ connection: NativeConnection; namespace: string }> {
   const s = temporalSettings();
+  // Loaded here: the worker package takes longer to load than the rest of a CLI command needs.
+  const { NativeConnection } = await import('@temporalio/worker');
   try {
     const connection = await NativeConnection.connect({ ...s.options, address: s.address });
     return { connection, namespace: s.namespace };
