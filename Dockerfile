@@ -1,7 +1,8 @@
 # One image for every wa-campaigns service: the command picks the role (worker, ingest, emulator).
+# Node 24, an LTS line supported until April 2028 (Node 20 reached its end of life in April 2026).
 
 # Build stage: the TypeScript compiler and the other development packages stay here.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No scripts yet: `prepare` would build before the sources are copied.
@@ -10,7 +11,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
