@@ -27,8 +27,8 @@
  * Tuning knobs: BENCH_BRAKE_RATES (default 80,1000), BENCH_BRAKE_VARIANTS (default event,pause).
  * Runs standalone: `tsx bench/brake.ts`.
  */
-import { startIngestForEmulator } from '../src/devtools/ingest-for-emulator';
-import { fetchSendLog } from '../src/devtools/send-log-audit';
+import { startIngestForEmulator } from '../tools/ingest-for-emulator';
+import { fetchSendLog } from '../tools/send-log-audit';
 import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN } from '../src/emulator';
 import { until } from '../test/helpers/services';
 import { startEmulatorProcess } from './emulator-process';

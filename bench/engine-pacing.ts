@@ -14,8 +14,9 @@ import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
 import { CampaignClient } from '../src/client/campaign-client';
 import { openDatabase, type Database } from '../src/db/client';
 import { updateNumber, type NumberSettingsPatch } from '../src/db/numbers';
-import { ensureDevServer } from '../src/devtools/temporal-binaries';
-import { fetchSendLog } from '../src/devtools/send-log-audit';
+import { ensureBuilt } from '../tools/build';
+import { ensureDevServer } from '../tools/temporal-binaries';
+import { fetchSendLog } from '../tools/send-log-audit';
 import { DEMO_PHONE_NUMBER_ID, type EmulatorConfig, type RejectionRecord, type Tier } from '../src/emulator';
 import { startEmulatorProcess } from './emulator-process';
 import { startPostgres, type PostgresServer } from '../test/helpers/postgres';
@@ -309,7 +310,8 @@ const silentLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, e
 
 /** Runs a benchmark section as a script (`tsx bench/<file>.ts`): prints its table, exits 1 on failure. */
 export function runAsScript(section: () => Promise<BenchRow[]>): void {
-  section()
+  ensureBuilt((line) => process.stderr.write(`${line}\n`))
+    .then(section)
     .then((rows) => console.table(rows))
     .catch((err: unknown) => {
       console.error(err);

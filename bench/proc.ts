@@ -37,3 +37,13 @@ export function treeCpuSeconds(pid: number): number {
   }
   return total;
 }
+
+/**
+ * CPU seconds (user + system) of this process's children that have exited and been waited for, from
+ * the cutime and cstime fields of /proc/self/stat: what `/usr/bin/time` reports for a command it ran.
+ */
+export function reapedChildrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}

@@ -11,7 +11,9 @@ import { benchTierBudget } from './tier-budget';
 import { benchBrake } from './brake';
 import { benchScale } from './scale';
 import { benchIngestThroughput } from './ingest-throughput';
+import { benchCliStartup } from './cli-startup';
 import { startPostgres } from '../test/helpers/postgres';
+import { ensureBuilt } from '../tools/build';
 
 /**
  * The ingest service against a real PostgreSQL server: BENCH_DATABASE_URL, else a throw-away one that
@@ -35,12 +37,15 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   brake: () => benchBrake(),
   scale: () => benchScale(),
   ingest: () => benchIngest(),
+  cli: () => benchCliStartup(),
 };
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS);
   const results: (BenchRow & { section: string })[] = [];
+  // The sections start the CLI and services through the bin, which runs dist/.
+  await ensureBuilt((line) => process.stderr.write(`  ${line}\n`));
   for (const name of names) {
     const run = SECTIONS[name];
     if (!run)

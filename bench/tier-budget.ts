@@ -26,7 +26,7 @@
  * Runs standalone: `tsx bench/tier-budget.ts`.
  */
 import { writeFileSync } from 'node:fs';
-import { auditSendLog, fetchSendLog, type LoggedSend } from '../src/devtools/send-log-audit';
+import { auditSendLog, fetchSendLog, type LoggedSend } from '../tools/send-log-audit';
 import { DEMO_PHONE_NUMBER_ID, type Tier } from '../src/emulator';
 import { TIERS, TIER_LIMITS } from '../src/emulator/config';
 import { startEmulatorProcess } from './emulator-process';

@@ -14,13 +14,13 @@ import { watchCampaign } from '../src/cli/campaign';
 import { formatStatus } from '../src/cli/format';
 import { openDatabase } from '../src/db/client';
 import { updateNumber } from '../src/db/numbers';
-import { ensureDevServer } from '../src/devtools/temporal-binaries';
+import { ensureDevServer } from '../tools/temporal-binaries';
 import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN, startEmulator } from '../src/emulator';
-import { startIngestForEmulator } from '../src/devtools/ingest-for-emulator';
+import { startIngestForEmulator } from '../tools/ingest-for-emulator';
 import { createSocialMessagingClient } from '../src/platform/aws-client';
 import { logger } from '../src/shared/logger';
 import { createWorker } from '../src/worker/create-worker';
-import { auditSendLog, fetchSendLog } from '../src/devtools/send-log-audit';
+import { auditSendLog, fetchSendLog } from '../tools/send-log-audit';
 
 const RECIPIENTS = 2_000;
 const TIER = 1_000;

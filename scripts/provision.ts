@@ -1,6 +1,6 @@
 /**
  * `npm run provision`: make sure the Temporal dev server and the time-skipping test server are available
- * offline (see src/devtools/temporal-binaries.ts), and say what was found or built and how long it took.
+ * offline (see tools/temporal-binaries.ts), and say what was found or built and how long it took.
  *
  *   npm run provision                      # find or build both; instant when cached
  *   npm run provision -- --force           # rebuild both (overrides in the environment still win)
@@ -16,7 +16,7 @@ import {
   measureServerStartup,
   resolveCacheDir,
   type ProvisionedServer,
-} from '../src/devtools/temporal-binaries';
+} from '../tools/temporal-binaries';
 
 async function main(): Promise<void> {
   const args = new Set(process.argv.slice(2));

@@ -21,8 +21,6 @@ export interface ActivityDeps {
   templateWatchMs?: number;
   /** Cloud API version SendWhatsAppMessage carries. */
   metaApiVersion?: string;
-  /** Most sends in flight at once per send activity. */
-  maxInFlight?: number;
   /** SNS, for onboarding's event destination (topic, policy, subscription). */
   sns?: SNSClient;
   /** AWS End User Messaging SMS, for two-way SMS on the number that receives verification codes. */

@@ -1,9 +1,8 @@
 import { createWriteStream } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
 import { FINAL_CAMPAIGN_STATES, type CampaignState } from '../workflows/definitions';
 import type { CampaignClient, Category } from '../client/campaign-client';
-import { withCampaignClient } from './context';
+import type { CliContext } from './context';
 import { formatStatus } from './format';
 
 const print = (text: string) => process.stdout.write(`${text}\n`);
@@ -18,7 +17,7 @@ export function registerCampaignCommands(program: Command): void {
   )
     .option('--json', 'print {"campaignId": …} only')
     .action(async (opts: StartOptions) => {
-      await withCampaignClient(async ({ campaigns }) => {
+      await withCampaigns(async ({ campaigns }) => {
         const result = await campaigns.start(startInput(opts));
         if (opts.json) {
           print(JSON.stringify({ campaignId: result.campaignId }));
@@ -39,7 +38,7 @@ export function registerCampaignCommands(program: Command): void {
   )
     .option('--json', 'machine-readable output')
     .action(async (opts: StartOptions) => {
-      await withCampaignClient(async ({ campaigns }) => {
+      await withCampaigns(async ({ campaigns }) => {
         const plan = await campaigns.plan(startInput(opts));
         if (opts.json) return printJson(plan);
         print(
@@ -63,7 +62,7 @@ export function registerCampaignCommands(program: Command): void {
     .description('Where a campaign stands')
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { json?: boolean }) => {
-      await withCampaignClient(async ({ campaigns }) => {
+      await withCampaigns(async ({ campaigns }) => {
         const status = await campaigns.status(id);
         if (opts.json) printJson(status);
         else print(formatStatus(status));
@@ -75,7 +74,7 @@ export function registerCampaignCommands(program: Command): void {
     .description('Live progress until the campaign ends')
     .option('--interval <ms>', 'refresh interval', parsePositiveInt, 1000)
     .action(async (id: string, opts: { interval: number }) => {
-      await withCampaignClient(async ({ campaigns }) => {
+      await withCampaigns(async ({ campaigns }) => {
         print(formatStatus(await watchCampaign(campaigns, id, opts.interval)));
       });
     });
@@ -85,7 +84,7 @@ export function registerCampaignCommands(program: Command): void {
     .description('Recent campaigns')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      await withCampaignClient(async ({ campaigns }) => {
+      await withCampaigns(async ({ campaigns }) => {
         const items = await campaigns.list();
         if (opts.json) return printJson(items);
         for (const c of items)
@@ -101,7 +100,7 @@ export function registerCampaignCommands(program: Command): void {
     .description('Write one CSV line per recipient: state, message id, error, timestamps')
     .option('--out <file>', 'output file (default: standard output)')
     .action(async (id: string, opts: { out?: string }) => {
-      await withCampaignClient(async ({ campaigns }) => {
+      await withCampaigns(async ({ campaigns }) => {
         const out = opts.out ? createWriteStream(opts.out) : process.stdout;
         const n = await campaigns.report(id, out);
         if (opts.out) process.stderr.write(`${n} recipients written to ${opts.out}\n`);
@@ -113,7 +112,7 @@ export function registerCampaignCommands(program: Command): void {
     .description('Rows refused at import, with the reason')
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { json?: boolean }) => {
-      await withCampaignClient(async ({ campaigns }) => {
+      await withCampaigns(async ({ campaigns }) => {
         const rows = await campaigns.rejections(id, 100_000);
         if (opts.json) return printJson(rows);
         for (const r of rows) print(`line ${r.line}: ${r.reason}  [${r.input}]`);
@@ -126,7 +125,7 @@ export function registerCampaignCommands(program: Command): void {
       .description(`${verb[0]!.toUpperCase()}${verb.slice(1)} a campaign`)
       .option('--reason <text>', 'recorded with the state change')
       .action(async (id: string, opts: { reason?: string }) => {
-        await withCampaignClient(async ({ campaigns }) => {
+        await withCampaigns(async ({ campaigns }) => {
           if (verb === 'pause') print(`campaign ${id}: ${await campaigns.pause(id, opts.reason)}`);
           else if (verb === 'resume') print(`campaign ${id}: ${await campaigns.resume(id)}`);
           else print(formatStatus(await campaigns.cancel(id, opts.reason)));
@@ -140,11 +139,20 @@ export function registerCampaignCommands(program: Command): void {
     .description('Change the messages per second a number sends at (1 to 1000), at run time')
     .action(async (id: string, mps: string) => {
       const value = parsePositiveInt(mps);
-      await withCampaignClient(async ({ campaigns }) => {
+      await withCampaigns(async ({ campaigns }) => {
         const status = await campaigns.setRate(id, value);
         print(`number ${id}: ${status.mps ?? value} messages/s`);
       });
     });
+}
+
+/**
+ * Runs `fn` with the database, Temporal and AWS clients open. They are loaded here, when a command runs,
+ * not when the CLI starts: loading them takes longer than the whole of `wa-campaigns --help` may.
+ */
+async function withCampaigns<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const { withCampaignClient } = await import('./context.js');
+  return withCampaignClient(fn);
 }
 
 interface StartOptions {
@@ -224,6 +232,9 @@ function parsePositiveInt(value: string): number {
 
 /** Shows a progress bar until the campaign reaches a final state; returns that status. */
 export async function watchCampaign(campaigns: CampaignClient, id: string, intervalMs: number) {
+  // Here rather than at the top: the progress bar's terminal handling takes longer to load than all the
+  // rest of `wa-campaigns --help`.
+  const { SingleBar, Presets } = await import('cli-progress');
   const bar = new SingleBar(
     {
       format: '{bar} {percentage}% | {value}/{total} done | {state} {detail}',

@@ -2,6 +2,7 @@ import { openDatabase, type DatabaseHandle } from '../db/client';
 import { CampaignClient } from '../client/campaign-client';
 import { createSocialMessagingClient } from '../platform/aws-client';
 import { loadConfig, type AppConfig } from '../shared/config';
+import { codecDataConverter } from '../shared/data-converter';
 import { connectClient } from '../shared/temporal-connection';
 
 export interface CliContext {
@@ -20,7 +21,7 @@ export async function withCampaignClient<T>(fn: (ctx: CliContext) => Promise<T>)
     prepare: config.WA_DB_PREPARE,
   });
   try {
-    const temporal = await connectClient();
+    const temporal = await connectClient({ dataConverter: codecDataConverter(config.WA_CODEC_KEYS) });
     try {
       const campaigns = new CampaignClient({
         db: database.db,

@@ -1,9 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { OnboardingClient } from '../client/onboarding-client';
-import { loadConfig } from '../shared/config';
-import { codecDataConverter } from '../shared/data-converter';
-import { connectClient } from '../shared/temporal-connection';
+import type { OnboardingClient } from '../client/onboarding-client';
 import {
   DATA_LOCALIZATION_REGIONS,
   EventDestinationKind,
@@ -21,9 +18,18 @@ export class OnboardCommandError extends Error {
 
 /**
  * Opens a Temporal client with the product's payload codec and runs `fn` with an onboarding client.
- * Onboarding carries secrets, so without WA_CODEC_KEYS it refuses to run at all.
+ * Onboarding carries secrets, so without WA_CODEC_KEYS it refuses to run at all. The clients are loaded
+ * only when a command runs, so that `--help` and the other commands start without them.
  */
 async function withOnboardingClient<T>(fn: (onboarding: OnboardingClient) => Promise<T>): Promise<T> {
+  const [{ OnboardingClient }, { loadConfig }, { codecDataConverter }, { connectClient }] = await Promise.all(
+    [
+      import('../client/onboarding-client.js'),
+      import('../shared/config.js'),
+      import('../shared/data-converter.js'),
+      import('../shared/temporal-connection.js'),
+    ],
+  );
   const config = loadConfig();
   if (!config.WA_CODEC_KEYS) {
     throw new OnboardCommandError(

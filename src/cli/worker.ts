@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../shared/config';
-import { runWorkerService } from '../worker/service';
 
 /** Registers `wa-campaigns worker`. */
 export function registerWorkerCommand(program: Command): void {
@@ -8,6 +6,11 @@ export function registerWorkerCommand(program: Command): void {
     .command('worker')
     .description('Run the Temporal worker (all workflows and activities) until SIGINT/SIGTERM')
     .action(async () => {
+      // Loaded when the worker starts, not with the CLI: the worker pulls in most of the product.
+      const [{ loadConfig }, { runWorkerService }] = await Promise.all([
+        import('../shared/config.js'),
+        import('../worker/service.js'),
+      ]);
       await runWorkerService(loadConfig());
     });
 }

@@ -1,9 +1,5 @@
 import { Option, type Command } from 'commander';
-import { openDatabase } from '../db/client';
-import { loadConfig, type AppConfig } from '../shared/config';
-import { OptOutKeywords } from './apply/keywords';
-import { reprocessEvents } from './reprocess';
-import { runIngestService } from './run-service';
+import type { AppConfig } from '../shared/config';
 
 function port(value: string): number {
   const n = Number(value);
@@ -22,6 +18,11 @@ interface IngestOptions {
 }
 
 async function reprocess(config: AppConfig, outcome: 'failed' | 'unrecognized'): Promise<void> {
+  const [{ openDatabase }, { OptOutKeywords }, { reprocessEvents }] = await Promise.all([
+    import('../db/client.js'),
+    import('./apply/keywords.js'),
+    import('./reprocess.js'),
+  ]);
   const database = await openDatabase({
     url: config.DATABASE_URL,
     dataDir: config.WA_DATA_DIR,
@@ -81,6 +82,11 @@ export function registerIngestCommand(program: Command): void {
       ).choices(['failed', 'unrecognized']),
     )
     .action(async (opts: IngestOptions) => {
+      // Loaded when the command runs, not with the CLI, so that other commands start without them.
+      const [{ loadConfig }, { runIngestService }] = await Promise.all([
+        import('../shared/config.js'),
+        import('./run-service.js'),
+      ]);
       const config = loadConfig();
       if (opts.reprocess) {
         await reprocess(config, opts.reprocess === true ? 'failed' : opts.reprocess);

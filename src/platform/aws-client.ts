@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { SocialMessagingClient } from '@aws-sdk/client-socialmessaging';
+import { loadConfig, NODE_REGION_CONFIG_FILE_OPTIONS, NODE_REGION_CONFIG_OPTIONS } from '@smithy/core/config';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 export interface SocialMessagingClientOptions {
@@ -10,9 +11,18 @@ export interface SocialMessagingClientOptions {
   maxSockets?: number;
 }
 
-/** No region setting (the SDK's own chain decides) when one is configured, else us-east-1. */
-export function awsRegionDefaults(): { region?: string } {
-  return (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION) ? {} : { region: 'us-east-1' };
+/**
+ * The region as the SDK's own chain finds it (AWS_REGION, then the profile's `region`), with us-east-1
+ * where the chain would end in "Region is missing": a local rehearsal against the emulator needs no AWS
+ * settings at all.
+ */
+export function awsRegionDefaults(): { region: () => Promise<string> } {
+  return {
+    region: loadConfig(
+      { ...NODE_REGION_CONFIG_OPTIONS, default: () => 'us-east-1' },
+      NODE_REGION_CONFIG_FILE_OPTIONS,
+    ),
+  };
 }
 
 /**

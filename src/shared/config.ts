@@ -144,6 +144,30 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * LOG_LEVEL alone, validated as in {@link loadConfig}: the CLI sets the logger's level from it before any
+ * command runs, including those that need none of the other settings (the emulator).
+ */
+export function loadLogLevel(env: NodeJS.ProcessEnv = process.env): AppConfig['LOG_LEVEL'] {
+  const parsed = envSchema.shape.LOG_LEVEL.safeParse(env.LOG_LEVEL);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(`invalid configuration: LOG_LEVEL: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+}
+
+/** DEBUG set to anything: the CLI prints a failure's full error after its one-line message. */
+export function showErrorDetail(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env.DEBUG);
+}
+
+/**
+ * Keeps the AWS SDK from printing its nine-line notice that its releases after January 2027 need Node 22
+ * into every command's output (its documented switch, which the SDK reads when a client is made). Node 20
+ * is still supported here (package.json `engines`, README). A value the operator set is left as it is.
+ */
+export function quietAwsNodeVersionWarning(env: NodeJS.ProcessEnv = process.env): void {
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
 /** Reads and validates the environment once; throws ConfigError with one line per bad setting. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = envSchema.safeParse(env);

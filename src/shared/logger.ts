@@ -5,9 +5,12 @@ import { withoutQueryParams } from './safe-error';
 const errorSerializer = (err: unknown) => pino.stdSerializers.err(withoutQueryParams(err) as Error);
 export const logSerializers = { err: errorSerializer, error: errorSerializer };
 
-/** Process-wide JSON logger; level from LOG_LEVEL (validated in config for services). */
+/**
+ * Process-wide JSON logger. It starts at `info`; the CLI sets the level from LOG_LEVEL once the
+ * configuration is read (src/shared/config.ts), before a command runs.
+ */
 export const logger = pino({
-  level: process.env.LOG_LEVEL ?? 'info',
+  level: 'info',
   base: { service: 'wa-campaigns' },
   timestamp: pino.stdTimeFunctions.isoTime,
   serializers: logSerializers,

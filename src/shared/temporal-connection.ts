@@ -1,9 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from './config';
-import { codecDataConverter } from './data-converter';
+import type { NativeConnection } from '@temporalio/worker';
 
 /** Temporal could not be reached; the message names the setting that says where it is. */
 export class TemporalUnavailableError extends Error {
@@ -34,6 +32,8 @@ function unavailable(address: string, err: unknown): TemporalUnavailableError {
 /** A worker connection to the configured Temporal service. */
 export async function connectWorker(): Promise<{ connection: NativeConnection; namespace: string }> {
   const s = temporalSettings();
+  // Loaded here: the worker package takes longer to load than the rest of a CLI command needs.
+  const { NativeConnection } = await import('@temporalio/worker');
   try {
     const connection = await NativeConnection.connect({ ...s.options, address: s.address });
     return { connection, namespace: s.namespace };
@@ -44,8 +44,8 @@ export async function connectWorker(): Promise<{ connection: NativeConnection; n
 
 export interface ConnectClientOptions {
   /**
-   * Payload codec and failure converter; by default the one WA_CODEC_KEYS configures, so every client of
-   * the product reads and writes the same encrypted payloads as the worker.
+   * Payload codec and failure converter: the one WA_CODEC_KEYS configures (codecDataConverter), so the
+   * client reads and writes the same encrypted payloads as the worker. Absent: Temporal's defaults.
    */
   dataConverter?: DataConverter;
 }
@@ -55,7 +55,7 @@ export async function connectClient(
   options: ConnectClientOptions = {},
 ): Promise<{ client: Client; close: () => Promise<void> }> {
   const s = temporalSettings();
-  const dataConverter = options.dataConverter ?? codecDataConverter(loadConfig().WA_CODEC_KEYS);
+  const { dataConverter } = options;
   try {
     const connection = await Connection.connect({
       ...(s.options as Parameters<typeof Connection.connect>[0]),

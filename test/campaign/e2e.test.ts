@@ -13,7 +13,7 @@ import { CampaignClient } from '../../src/client/campaign-client';
 import type { DatabaseHandle } from '../../src/db/client';
 import { openTestDatabase } from '../helpers/databases';
 import { updateNumber } from '../../src/db/numbers';
-import { auditSendLog, fetchSendLog } from '../../src/devtools/send-log-audit';
+import { auditSendLog, fetchSendLog } from '../../tools/send-log-audit';
 import { DEMO_PHONE_NUMBER_ID, type EmulatorHandle } from '../../src/emulator';
 import { startCheckedEmulator } from '../helpers/emulator';
 import { createSocialMessagingClient } from '../../src/platform/aws-client';

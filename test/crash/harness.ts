@@ -17,7 +17,7 @@ import { CampaignClient } from '../../src/client/campaign-client';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client';
 import { updateNumber } from '../../src/db/numbers';
 import { num, queryRows } from '../../src/db/query';
-import { auditSendLog, fetchSendLog, type LoggedSend } from '../../src/devtools/send-log-audit';
+import { auditSendLog, fetchSendLog, type LoggedSend } from '../../tools/send-log-audit';
 import {
   DEMO_PHONE_NUMBER_ID,
   DEMO_TOPIC_ARN,

@@ -1,6 +1,6 @@
 /**
  * The one place tests (and scripts/capture-history.ts) get Temporal from: servers provisioned by
- * src/devtools/temporal-binaries.ts, workflow bundles built once per process, and workers that live exactly
+ * tools/temporal-binaries.ts, workflow bundles built once per process, and workers that live exactly
  * as long as a callback. Deliberately free of static vitest imports so scripts run by tsx can use it too.
  *
  * Typical test file (one server per file, a fresh task queue per test):
@@ -32,7 +32,7 @@ import {
   ensureTestServer,
   explainServerStartFailure,
   type ProvisionedServer,
-} from '../../src/devtools/temporal-binaries';
+} from '../../tools/temporal-binaries';
 
 /** Test-only workflows (test/workflows/index.ts). Product workflows will pass their own workflowsPath. */
 export const TEST_WORKFLOWS_PATH = path.resolve(__dirname, '../workflows/index.ts');

@@ -1,6 +1,8 @@
 /**
  * Runs once per vitest run, before any test file:
  *
+ * - brings dist/ up to date with src/ (tools/build.ts), since tests start the CLI and the services
+ *   through the bin, which runs the compiled code; a build that fails ends the run with tsc's errors;
  * - provisions the Temporal dev server and time-skipping test server (instant when cached; the first run
  *   on a fresh machine builds them, which takes minutes) so test files never race to build them;
  * - starts a throw-away PostgreSQL server unless TEST_DATABASE_URL is set, and stops it afterwards.
@@ -10,18 +12,18 @@
  * (most unit tests) still run.
  */
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
-import {
-  ensureDevServer,
-  ensureTestServer,
-  type ProvisionedServer,
-} from '../../src/devtools/temporal-binaries';
+import { ensureDevServer, ensureTestServer, type ProvisionedServer } from '../../tools/temporal-binaries';
+import { ensureBuilt } from '../../tools/build';
 import { startPostgres, type PostgresProvision, type PostgresServer } from '../helpers/postgres';
 import type { ServerProvision, TemporalProvision } from '../helpers/temporal';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const log = (line: string): void => console.log(`[global-setup] ${line}`);
 
-  const [temporal, pg] = await Promise.all([provisionTemporal(log), providePostgres(log)]);
+  const [temporal, pg] = await Promise.all([
+    ensureBuilt(log).then(() => provisionTemporal(log)),
+    providePostgres(log),
+  ]);
   project.provide('waTemporal', temporal);
   project.provide('waPostgres', pg.provision);
 

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
-import type { Database } from '../db/client';
-import { startIngestService, type IngestService } from '../ingest';
-import type { Logger } from '../shared/logger';
+import type { Database } from '../src/db/client';
+import { startIngestService, type IngestService } from '../src/ingest';
+import type { Logger } from '../src/shared/logger';
 
 export interface IngestForEmulatorOptions {
   db: Database;
