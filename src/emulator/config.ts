@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { DATA_LOCALIZATION_REGIONS } from '../platform/regions';
 import { TIERS, tierUserLimit, type Tier } from '../platform/tiers';
 import { demoWabas } from './demo-world';
 
@@ -32,10 +33,7 @@ export type QualityScore = (typeof QUALITY_SCORES)[number];
 export const TEMPLATE_CATEGORIES = ['MARKETING', 'UTILITY', 'AUTHENTICATION'] as const;
 export type TemplateCategory = (typeof TEMPLATE_CATEGORIES)[number];
 
-/** Regions a number's data may be kept in (AWS `dataLocalizationRegion`). */
-export const DATA_LOCALIZATION_REGIONS = [
-  'AU', 'ID', 'IN', 'JP', 'SG', 'KR', 'DE', 'CH', 'GB', 'BR', 'BH', 'ZA', 'AE', 'CA',
-] as const; // prettier-ignore
+export { DATA_LOCALIZATION_REGIONS } from '../platform/regions';
 
 /** AWS exception names the SDK knows as typed errors. */
 export const AWS_EXCEPTIONS = [

@@ -4,6 +4,8 @@
  * the client import the same values the workflows decide by without pulling in workflow code. The
  * signals, queries and updates that carry these types are defined in src/workflows/definitions.ts.
  */
+import { DATA_LOCALIZATION_REGIONS } from '../platform/regions';
+
 export enum CampaignState {
   Running = 'running',
   Waiting = 'waiting',
@@ -187,11 +189,7 @@ export interface NumberStatus {
 // ---------------------------------------------------------------------------------------------------
 // Onboarding a number (workflow `onboarding:<id>`, src/workflows/onboarding.ts).
 
-/** Regions a number's data may be kept in at rest (setupFinalization `dataLocalizationRegion`). */
-export const DATA_LOCALIZATION_REGIONS = [
-  'AU', 'ID', 'IN', 'JP', 'SG', 'KR', 'DE', 'CH', 'GB', 'BR', 'BH', 'ZA', 'AE', 'CA',
-] as const; // prettier-ignore
-export type DataLocalizationRegion = (typeof DATA_LOCALIZATION_REGIONS)[number];
+export { DATA_LOCALIZATION_REGIONS, type DataLocalizationRegion } from '../platform/regions';
 
 /** Why a two-step verification PIN cannot be used, or undefined. Never quotes the PIN. */
 export function pinProblem(pin: unknown): string | undefined {
