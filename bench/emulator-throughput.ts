@@ -54,12 +54,13 @@ const benchConfig = {
 function message(i: number): string {
   return JSON.stringify({
     messaging_product: 'whatsapp',
+    recipient_type: 'individual',
     to: `+4477009${String(i % 1_000_000).padStart(6, '0')}`,
     type: 'template',
     biz_opaque_callback_data: `bench:${i}`,
     template: {
       name: 'order_update',
-      language: { code: 'en_US' },
+      language: { policy: 'deterministic', code: 'en_US' },
       components: [
         {
           type: 'body',

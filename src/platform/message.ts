@@ -17,7 +17,11 @@ export function buildTemplateMessage(input: TemplateMessageInput): Uint8Array {
     recipient_type: 'individual',
     to: input.to,
     type: 'template',
-    template: { name: input.templateName, language: { code: input.templateLanguage }, components },
+    template: {
+      name: input.templateName,
+      language: { policy: 'deterministic', code: input.templateLanguage },
+      components,
+    },
     biz_opaque_callback_data: input.bizOpaqueCallbackData,
   };
   return Buffer.from(JSON.stringify(message));

@@ -6,6 +6,7 @@
  */
 import { XMLParser } from 'fast-xml-parser';
 import type { HttpExchange } from '../../src/emulator';
+import { messageSchemaProblems } from './meta-schema';
 import {
   loadServiceModel,
   ShapeChecker,
@@ -87,6 +88,17 @@ export class AwsContract {
           `AWS refuses such a request with a validation error; the emulator answered ${describeAnswer(svc, exchange)}`,
         ],
       });
+    }
+    if (op?.name === 'SendWhatsAppMessage' && exchange.status < 300) {
+      const body = sentMessage(exchange);
+      if (body.length) {
+        this.violations.push({
+          operation: name,
+          direction: 'request',
+          status: exchange.status,
+          problems: body,
+        });
+      }
     }
     const response = this.checkResponse(svc, op, exchange);
     if (response.length) {
@@ -295,6 +307,25 @@ function describeAnswer(svc: Service, ex: HttpExchange): string {
     return `HTTP ${ex.status} ${/<Code>([^<]*)<\/Code>/.exec(ex.responseBody)?.[1] ?? ''}`;
   }
   return `HTTP ${ex.status} ${jsonErrorName(ex) ?? ''}`;
+}
+
+/**
+ * The Cloud API message a SendWhatsAppMessage carried (its `message` blob), held to Meta's `Message`
+ * schema. Only for sends the emulator took: Meta refuses a body its schema refuses, so taking one is the
+ * emulator's fault, and sending one the engine's.
+ */
+function sentMessage(ex: HttpExchange): string[] {
+  let body: unknown;
+  try {
+    const blob = (JSON.parse(ex.requestBody.toString('utf8')) as { message?: unknown }).message;
+    body = JSON.parse(Buffer.from(String(blob), 'base64').toString('utf8'));
+  } catch {
+    return ['the accepted message blob is not base64 of a JSON object'];
+  }
+  // Marking a message read goes to the same endpoint with a body of its own, not a Message.
+  if (typeof body === 'object' && body !== null && (body as { status?: unknown }).status === 'read')
+    return [];
+  return messageSchemaProblems(body).map((p) => `message ${p} (Meta's Message schema, v23.0)`);
 }
 
 /** An error shape's HTTP status: its own, else 400 for the caller's fault and 500 for the service's. */

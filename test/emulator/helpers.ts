@@ -220,7 +220,7 @@ export function templateMessage(
     type: 'template',
     template: {
       name,
-      language: { code: language },
+      language: { policy: 'deterministic', code: language },
       components: params.length
         ? [{ type: 'body', parameters: params.map((text) => ({ type: 'text', text })) }]
         : [],

@@ -328,6 +328,18 @@ describe('bad requests get the AWS error a real client would see', () => {
       100,
     );
     expect(noProduct.message).toContain('messaging_product');
+    // What Meta's Message schema requires, the emulator requires: recipient_type, language.policy, and
+    // components of the three kinds the schema names.
+    const ok = templateMessage('447700900001', 'hello_world', 'en_US');
+    const { recipient_type: _omitted, ...noRecipientType } = ok;
+    for (const body of [
+      noRecipientType,
+      { ...ok, template: { name: 'hello_world', language: { code: 'en_US' } } },
+      { ...ok, template: { name: 'hello_world', language: { policy: 'fallback', code: 'en_US' } } },
+      { ...ok, template: { ...(ok.template as object), components: [{ type: 'footer', parameters: [] }] } },
+    ]) {
+      await expectAwsError(send(t.client, body), 'InvalidParametersException', 100);
+    }
     await expectAwsError(
       send(t.client, {
         messaging_product: 'whatsapp',

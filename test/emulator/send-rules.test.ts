@@ -222,7 +222,7 @@ describe('template checks (1320xx)', () => {
     const header = templateMessage(to, 'greeting', 'en_US', ['1234']);
     await expectAwsError(send(t.client, header), 'InvalidParametersException', 132000);
     (header.template as { components: unknown[] }).components.push({
-      type: 'HEADER',
+      type: 'header',
       parameters: [{ type: 'text', text: 'Ann' }],
     });
     await expect(send(t.client, header)).resolves.toHaveProperty('messageId');
@@ -235,7 +235,13 @@ describe('template checks (1320xx)', () => {
 describe('customer-service windows', () => {
   it('refuses free-form messages outside a window asynchronously (131047) and allows them inside one', async () => {
     const to = user(800);
-    const text = { messaging_product: 'whatsapp', to, type: 'text', text: { body: 'Hello there' } };
+    const text = {
+      messaging_product: 'whatsapp',
+      recipient_type: 'individual',
+      to,
+      type: 'text',
+      text: { body: 'Hello there' },
+    };
     const outside = await send(t.client, text);
     const failed = await waitFor(async () =>
       (await t.control.statuses()).find((s) => s.id === outside.messageId),

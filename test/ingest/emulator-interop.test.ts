@@ -97,12 +97,13 @@ describe('ingest fed by the emulator', () => {
     await setRecipient(database.db, 'emu', 0, { state: 'sending' });
     const message = {
       messaging_product: 'whatsapp',
+      recipient_type: 'individual',
       to: '+447700900010',
       type: 'template',
       biz_opaque_callback_data: bizOpaqueCallbackData('emu', 0),
       template: {
         name: 'spring_sale',
-        language: { code: 'en_US' },
+        language: { policy: 'deterministic', code: 'en_US' },
         components: [{ type: 'body', parameters: [{ type: 'text', text: '20%' }] }],
       },
     };

@@ -3,7 +3,8 @@ import { toWaId } from '../ids';
 
 /**
  * The Cloud API message object that SendWhatsAppMessage carries (Meta's `Message` schema: a common
- * envelope plus one object named after `type`). Anything Meta would refuse as malformed is error 100.
+ * envelope plus one object named after `type`). Anything Meta would refuse as malformed is error 100;
+ * what the schema requires is required here too (test/contract checks every accepted body against it).
  * Unknown extra keys are tolerated, as Meta adds fields over time.
  */
 
@@ -33,8 +34,9 @@ const media = z
 
 const parameter = z.looseObject({ type: z.string().min(1), parameter_name: z.string().optional() });
 
+// Meta's TemplateComponent: header, body or button, in lower case.
 const component = z.looseObject({
-  type: z.string().min(1),
+  type: z.enum(['header', 'body', 'button']),
   sub_type: z.string().optional(),
   index: z.union([z.string(), z.number()]).optional(),
   parameters: z.array(parameter).optional(),
@@ -42,13 +44,14 @@ const component = z.looseObject({
 
 const template = z.looseObject({
   name: z.string().min(1).max(512),
-  language: z.looseObject({ code: z.string().min(1), policy: z.literal('deterministic').optional() }),
+  // Meta's LanguageObject requires the policy, and has only the one.
+  language: z.looseObject({ code: z.string().min(1), policy: z.literal('deterministic') }),
   components: z.array(component).optional(),
 });
 
 const envelope = z.looseObject({
   messaging_product: z.literal('whatsapp'),
-  recipient_type: z.enum(['individual', 'group']).optional(),
+  recipient_type: z.enum(['individual', 'group']),
   to: z.string().regex(/^\+?[\d\s().-]{5,30}$/, 'expected the recipient phone number'),
   type: z.enum(MESSAGE_TYPES).default('text'),
   biz_opaque_callback_data: z.string().max(512).optional(),
