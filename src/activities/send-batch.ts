@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Context, CancelledFailure } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { SendWhatsAppMessageCommand } from '@aws-sdk/client-socialmessaging';
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
@@ -31,6 +31,9 @@ export interface SendBatchInput {
 }
 
 type CampaignRow = typeof campaigns.$inferSelect;
+
+/** Failure type of a batch for a campaign the database does not hold; never retried. */
+export const CAMPAIGN_NOT_FOUND = 'CampaignNotFound';
 
 interface DueRow {
   seq: number;
@@ -129,7 +132,13 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
   const startedAt = clock();
 
   const [campaign] = await db.select().from(campaigns).where(eq(campaigns.id, input.campaignId));
-  if (!campaign) throw new Error(`campaign ${input.campaignId} is not in the database`);
+  // No attempt can find a campaign that is not there: retrying would only keep the workflow waiting.
+  if (!campaign)
+    throw ApplicationFailure.create({
+      type: CAMPAIGN_NOT_FOUND,
+      message: `campaign ${input.campaignId} is not in the database`,
+      nonRetryable: true,
+    });
   let number = await ensureNumber(db, campaign.phoneNumberId);
 
   // Rows still `sending` belong to an attempt that died mid-chunk: the platform may have them.
