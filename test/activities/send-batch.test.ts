@@ -108,6 +108,47 @@ describe('sendBatch', () => {
     expect(failure).toMatchObject({ type: 'CampaignNotFound', nonRetryable: true });
   });
 
+  // Meta's codes about one message's parameters or text concern that message only.
+  for (const code of [132000, 132005, 132012, 132018]) {
+    it(`fails only the recipient refused with ${code} and carries on`, async ({ db, deps, platform }) => {
+      const { campaignId, phones } = await seedCampaign(db, 10);
+      platform.failures.set(phones[3]!, [code]);
+      const env = new MockActivityEnvironment();
+
+      const summary = await env.run(sendBatch, deps, { campaignId, maxDurationMs: 30_000 });
+
+      expect(summary).toMatchObject({ outcome: BatchOutcome.Drained, sent: 9, failed: 1 });
+      expect(await statesOf(db, campaignId)).toEqual({ sent: 9, failed: 1 });
+      const [row] = await queryRows<{ state: string; error_code: number }>(
+        db,
+        sql`select state, error_code from recipients where campaign_id = ${campaignId} and seq = 4`,
+      );
+      expect(row).toEqual({ state: 'failed', error_code: code });
+    });
+  }
+
+  // Codes about the template itself doom every message: the batch brakes and the workflow decides.
+  for (const [code, outcome] of [
+    [132001, BatchOutcome.Stop],
+    [132016, BatchOutcome.Stop],
+    [132015, BatchOutcome.TemplatePaused],
+  ] as const) {
+    it(`brakes the whole batch on ${code}`, async ({ db, deps, platform }) => {
+      const { campaignId, phones } = await seedCampaign(db, 10);
+      platform.failures.set(phones[0]!, [code]);
+      const env = new MockActivityEnvironment();
+
+      const summary = await env.run(sendBatch, deps, { campaignId, maxDurationMs: 30_000 });
+
+      expect(summary).toMatchObject({ outcome, code });
+      // The refused recipient was not sent and waits with the rest for what the workflow decides.
+      const states = await statesOf(db, campaignId);
+      expect(states.failed).toBeUndefined();
+      expect(states.sending).toBeUndefined();
+      expect((states.pending ?? 0) + (states.sent ?? 0)).toBe(10);
+    });
+  }
+
   it('stops when cancelled through its heartbeat, leaving no recipient mid-send', async ({
     db,
     deps,

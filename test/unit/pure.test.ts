@@ -31,6 +31,17 @@ describe('meta error codes', () => {
     expect(actionForCode(999999)).toBe(ErrorAction.Drop);
   });
 
+  it("fails only one message for codes about that message's parameters or text", () => {
+    for (const code of [132000, 132005, 132012, 132018]) expect(actionForCode(code)).toBe(ErrorAction.Drop);
+  });
+
+  it('brakes the campaign for codes about the template itself', () => {
+    expect(actionForCode(132001)).toBe(ErrorAction.StopTemplate);
+    expect(actionForCode(132007)).toBe(ErrorAction.StopTemplate);
+    expect(actionForCode(132015)).toBe(ErrorAction.PauseTemplate);
+    expect(actionForCode(132016)).toBe(ErrorAction.StopTemplate);
+  });
+
   it('backs off 4^X seconds, capped', () => {
     expect([0, 1, 2, 3, 4].map((x) => backoffSeconds(x))).toEqual([1, 4, 16, 64, 256]);
     expect(backoffSeconds(9)).toBe(1024);
