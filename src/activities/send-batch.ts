@@ -11,7 +11,8 @@ import { num, queryRows, toMs, ts } from '../db/query';
 import { intArray, recordset, textList } from '../db/sql-values';
 import { buildTemplateMessage } from '../platform/message';
 import { bizOpaqueCallbackData } from '../shared/ids';
-import { ErrorAction, retryAtFor } from '../shared/meta-errors';
+import { ErrorAction } from '../shared/meta-errors';
+import { FailureSource, brakesCampaign, decideRecipientFailure } from '../shared/recipient-failure';
 import { msUntilOpen, type SendWindow } from '../shared/send-window';
 import { sendIntentsRecoveredTotal, sendsTotal } from '../shared/metrics';
 import { BatchOutcome, DEFAULT_CAMPAIGN_TUNING, type BatchSummary } from '../shared/workflow-contracts';
@@ -109,15 +110,6 @@ function effectiveSafety(mps: number, configured: number, jitterMs: number, grac
   const bound = 1 / (1 + (graceMs + jitterMs) / 1000);
   return Math.min(configured, bound * (1 - 0.5 / Math.max(mps, 1)));
 }
-
-const BRAKES = new Set([ErrorAction.PauseTemplate, ErrorAction.StopTemplate, ErrorAction.StopCampaign]);
-
-const RETRYABLE = new Set([
-  ErrorAction.RetryBackoff,
-  ErrorAction.RetryTransient,
-  ErrorAction.WaitUpgrade,
-  ErrorAction.RetryNextDay,
-]);
 
 /**
  * Sends the due recipients of one campaign, paced to the number's rate and within its tier budget, until
@@ -306,7 +298,7 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
           answeredAt[i] = at;
           chunkWorstLatencyMs = Math.max(chunkWorstLatencyMs, at - dispatchedAt);
           // Stop the chunks already going out at once; recordOutcomes keeps the details.
-          if (outcome.kind === 'error' && BRAKES.has(outcome.action)) brake.action ??= outcome.action;
+          if (outcome.kind === 'error' && brakesCampaign(outcome.action)) brake.action ??= outcome.action;
           return outcome;
         }),
       );
@@ -745,51 +737,33 @@ async function recordOutcomes(
       return;
     }
     sendsTotal.inc({ outcome: outcome.action });
-    const attempts = attemptsBySeq.get(row.seq) ?? 1;
-    const failed = { ...base, code: outcome.code ?? null, message: outcome.message.slice(0, 500) };
-    let retryAt: number | undefined;
-    switch (outcome.action) {
-      case ErrorAction.RetryBackoff:
-        if (outcome.code === 130429) throttled = true;
-        retryAt = retryAtFor(outcome.action, attempts, nowMs);
-        break;
-      case ErrorAction.WaitUpgrade:
-        upgrading = true;
-        retryAt = retryAtFor(outcome.action, attempts, nowMs);
-        break;
-      case ErrorAction.RetryTransient:
-      case ErrorAction.RetryNextDay:
-        retryAt = retryAtFor(outcome.action, attempts, nowMs);
-        break;
-      case ErrorAction.Ambiguous:
-        summary.ambiguous++;
-        updates.push({ ...failed, state: 'ambiguous' });
-        return;
-      case ErrorAction.Suppress:
-        suppress.push(row.phone);
-        break;
-      case ErrorAction.PauseTemplate:
-      case ErrorAction.StopTemplate:
-      case ErrorAction.StopCampaign:
-        // The campaign-level brake: this recipient was not sent and goes back to wait for the outcome.
-        brake.action ??= outcome.action;
-        brake.code ??= outcome.code;
-        brake.reason ??= outcome.message;
-        updates.push({ ...failed, state: 'pending', uncount: true });
-        return;
-      case ErrorAction.Drop:
-        break;
+    if (outcome.action === ErrorAction.RetryBackoff && outcome.code === 130429) throttled = true;
+    if (outcome.action === ErrorAction.WaitUpgrade) upgrading = true;
+    if (brakesCampaign(outcome.action)) {
+      // The campaign-level brake: the workflow decides what becomes of the campaign.
+      brake.action ??= outcome.action;
+      brake.code ??= outcome.code;
+      brake.reason ??= outcome.message;
     }
-    if (retryAt !== undefined && (deadlineMs === undefined || retryAt < deadlineMs)) {
-      summary.retryScheduled++;
-      updates.push({ ...failed, state: 'pending', nextAttemptAt: new Date(retryAt) });
-    } else if (retryAt !== undefined || RETRYABLE.has(outcome.action)) {
-      summary.failed++;
-      updates.push({ ...failed, state: retryAt !== undefined ? 'expired' : 'failed' });
-    } else {
-      summary.failed++;
-      updates.push({ ...failed, state: 'failed' });
-    }
+    const decision = decideRecipientFailure({
+      source: FailureSource.Send,
+      action: outcome.action,
+      attempts: attemptsBySeq.get(row.seq) ?? 1,
+      nowMs,
+      ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+    });
+    if (decision.suppress) suppress.push(row.phone);
+    if (decision.state === 'ambiguous') summary.ambiguous++;
+    else if (decision.state === 'failed' || decision.state === 'expired') summary.failed++;
+    else if (decision.nextAttemptAtMs !== undefined) summary.retryScheduled++;
+    updates.push({
+      ...base,
+      state: decision.state,
+      code: outcome.code ?? null,
+      message: outcome.message.slice(0, 500),
+      nextAttemptAt: decision.nextAttemptAtMs === undefined ? null : new Date(decision.nextAttemptAtMs),
+      uncount: decision.uncount ?? false,
+    });
   });
 
   const source = recordset(
