@@ -67,6 +67,28 @@ export function actionForCode(code: number): ErrorAction {
   return ACTIONS.get(code) ?? ErrorAction.Drop;
 }
 
+/**
+ * The action for an AWS exception from SendWhatsAppMessage that carries no Meta code: its documented
+ * throttling and service errors are transient, a missing or forbidden resource concerns every message,
+ * anything else only this one.
+ */
+export function actionForAwsError(name: string): ErrorAction {
+  switch (name) {
+    case 'ThrottledRequestException':
+    case 'InternalServiceException':
+    case 'DependencyException':
+      return ErrorAction.RetryTransient;
+    // SendWhatsAppMessage models AccessDeniedException for Meta's account-level refusals; other
+    // operations use AccessDeniedByMetaException for the same, so either stops the campaign.
+    case 'AccessDeniedException':
+    case 'AccessDeniedByMetaException':
+    case 'ResourceNotFoundException':
+      return ErrorAction.StopCampaign;
+    default:
+      return ErrorAction.Drop;
+  }
+}
+
 /** Finds the Meta code AWS carries in an error message, e.g. "… (#131056) …". */
 export function metaCodeFromMessage(message: string | undefined): number | undefined {
   const match = message ? /\(#(\d+)\)/.exec(message) : null;

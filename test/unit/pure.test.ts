@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bizOpaqueCallbackData, parseBizOpaqueCallbackData } from '../../src/shared/ids';
 import {
   ErrorAction,
+  actionForAwsError,
   actionForCode,
   backoffSeconds,
   metaCodeFromMessage,
@@ -40,6 +41,14 @@ describe('meta error codes', () => {
     expect(actionForCode(132007)).toBe(ErrorAction.StopTemplate);
     expect(actionForCode(132015)).toBe(ErrorAction.PauseTemplate);
     expect(actionForCode(132016)).toBe(ErrorAction.StopTemplate);
+  });
+
+  it('maps AWS exceptions without a Meta code', () => {
+    expect(actionForAwsError('ThrottledRequestException')).toBe(ErrorAction.RetryTransient);
+    expect(actionForAwsError('DependencyException')).toBe(ErrorAction.RetryTransient);
+    expect(actionForAwsError('AccessDeniedException')).toBe(ErrorAction.StopCampaign);
+    expect(actionForAwsError('ResourceNotFoundException')).toBe(ErrorAction.StopCampaign);
+    expect(actionForAwsError('ValidationException')).toBe(ErrorAction.Drop);
   });
 
   it('backs off 4^X seconds, capped', () => {
