@@ -48,19 +48,45 @@ const ACTIONS: ReadonlyMap<number, ErrorAction> = new Map([
   [131031, ErrorAction.StopCampaign],
   [368, ErrorAction.StopCampaign],
   [131042, ErrorAction.StopCampaign],
+  // The template itself cannot be sent (missing in that language, paused, disabled, against the
+  // format policy): every further message would fail alike.
+  [132001, ErrorAction.StopTemplate],
+  [132007, ErrorAction.StopTemplate],
   [132015, ErrorAction.PauseTemplate],
   [132016, ErrorAction.StopTemplate],
-  [132000, ErrorAction.StopTemplate],
-  [132001, ErrorAction.StopTemplate],
-  [132005, ErrorAction.StopTemplate],
-  [132007, ErrorAction.StopTemplate],
-  [132012, ErrorAction.StopTemplate],
-  [132018, ErrorAction.StopTemplate],
+  // One message's parameters or text do not fit the template (count, format, tabs or newlines, a
+  // translation too long): the others may be fine, so only this recipient fails.
+  [132000, ErrorAction.Drop],
+  [132005, ErrorAction.Drop],
+  [132012, ErrorAction.Drop],
+  [132018, ErrorAction.Drop],
 ]);
 
 /** The action for a Meta code; unknown codes are treated as permanent for that one recipient. */
 export function actionForCode(code: number): ErrorAction {
   return ACTIONS.get(code) ?? ErrorAction.Drop;
+}
+
+/**
+ * The action for an AWS exception from SendWhatsAppMessage that carries no Meta code: its documented
+ * throttling and service errors are transient, a missing or forbidden resource concerns every message,
+ * anything else only this one.
+ */
+export function actionForAwsError(name: string): ErrorAction {
+  switch (name) {
+    case 'ThrottledRequestException':
+    case 'InternalServiceException':
+    case 'DependencyException':
+      return ErrorAction.RetryTransient;
+    // SendWhatsAppMessage models AccessDeniedException for Meta's account-level refusals; other
+    // operations use AccessDeniedByMetaException for the same, so either stops the campaign.
+    case 'AccessDeniedException':
+    case 'AccessDeniedByMetaException':
+    case 'ResourceNotFoundException':
+      return ErrorAction.StopCampaign;
+    default:
+      return ErrorAction.Drop;
+  }
 }
 
 /** Finds the Meta code AWS carries in an error message, e.g. "… (#131056) …". */
@@ -89,8 +115,6 @@ export function describeCode(code: number): string {
       return 'template paused (132015)';
     case 132016:
       return 'template disabled (132016)';
-    case 132000:
-      return 'template parameter count mismatch (132000)';
     case 132001:
       return 'template does not exist in that language (132001)';
     default:

@@ -40,13 +40,22 @@ import {
 // by the heartbeat timeout (tuning.sendHeartbeatTimeoutMs, 30 s by default; read from the input, so
 // replay sees the same value); cancellation (pause, cancel) reaches the activity through its heartbeat,
 // and the workflow waits for it to finish so every recipient is in a known state before the pause is
-// reported.
+// reported. Attempts are bounded: a worker that dies mid-batch or a database restart costs an attempt or
+// two, and twenty attempts up to a minute apart ride out about a quarter of an hour of trouble, while a
+// fault that fails every attempt (a bug, a broken deployment) fails the workflow where an operator sees it
+// instead of retrying unseen for ever. What no retry can fix (a campaign missing from the database) the
+// activity marks non-retryable.
 function sendingActivities(heartbeatTimeoutMs: number) {
   return proxyActivities<Activities>({
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: heartbeatTimeoutMs,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
+    retry: {
+      initialInterval: '1 second',
+      maximumInterval: '1 minute',
+      backoffCoefficient: 2,
+      maximumAttempts: 20,
+    },
   });
 }
 

@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure } from '@temporalio/common';
 import { eq, sql } from 'drizzle-orm';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client';
 import { campaigns, recipients } from '../../src/db/schema';
@@ -290,6 +292,31 @@ describe('campaign workflow (time-skipping)', () => {
     expect(await statesOf(campaignId)).toEqual({ sent: 2, expired: 1 });
     await recordHistoryFixture(handle, 'campaign', 'deadline');
     expect((await env.currentTimeMs()) - t0).toBeGreaterThanOrEqual(30 * HOUR);
+  });
+
+  it('fails at once, instead of retrying for ever, when its campaign is not in the database', async () => {
+    const campaignId = `c-missing-${randomUUID().slice(0, 8)}`;
+    const handle = await env.client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
+      workflowId: campaignWorkflowId(campaignId),
+      taskQueue,
+      args: [
+        {
+          campaignId,
+          phoneNumberId: `phone-number-id-${randomUUID().slice(0, 8)}`,
+          templateName: 'promo',
+          templateLanguage: 'en_US',
+        },
+      ],
+    });
+    const failure = await handle.result().catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    const cause = (failure as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ActivityFailure);
+    expect(cause?.cause).toMatchObject({ type: 'CampaignNotFound', nonRetryable: true });
+    // One attempt: the activity said no retry could help.
+    const history = await handle.fetchHistory();
+    const started = history.events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
+    expect(started.every((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 0) <= 1)).toBe(true);
   });
 
   it('pauses, resumes and cancels on request, leaving every recipient in a known state', async () => {

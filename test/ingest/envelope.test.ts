@@ -2,13 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OptOutKeywords, normalizeKeyword } from '../../src/ingest/apply/keywords';
-import { planFailure } from '../../src/ingest/apply/failure-plan';
 import { tierLimitOf } from '../../src/platform/tiers';
 import { UnrecognizedMessage, parsePlatformMessage } from '../../src/ingest/events/platform-message';
 import { TrustedCertUrls, isConfirmableSubscribeUrl } from '../../src/ingest/sns/cert-urls';
 import { MalformedSnsBody, parseSnsBody } from '../../src/ingest/sns/envelope';
 import { TopicAllowList } from '../../src/ingest/sns/topics';
-import { ErrorAction } from '../../src/shared/meta-errors';
 import { PHONE_NUMBER_ID, WABA_ID, platformMessage, statusChange } from './helpers/events';
 
 const fixture = JSON.parse(
@@ -210,7 +208,7 @@ describe('opt-out words', () => {
   });
 });
 
-describe('limits and retry rules', () => {
+describe('limits', () => {
   it('maps tiers to limits', () => {
     expect(tierLimitOf('TIER_50')).toBe(50);
     expect(tierLimitOf('TIER_250')).toBe(250);
@@ -221,59 +219,5 @@ describe('limits and retry rules', () => {
     expect(tierLimitOf('TIER_UNLIMITED')).toBeNull();
     expect(tierLimitOf('TIER_WEIRD')).toBeUndefined();
     expect(tierLimitOf(undefined)).toBeUndefined();
-  });
-
-  const now = 1_000_000_000;
-  it('retries a marketing-capped user a day later, within the deadline', () => {
-    const plan = planFailure({
-      action: ErrorAction.RetryNextDay,
-      attempts: 1,
-      nowMs: now,
-      failedAtMs: now - 5000,
-    });
-    expect(plan.state).toBe('pending');
-    expect(plan.nextAttemptAt!.getTime()).toBeGreaterThanOrEqual(now + 24 * 3600_000);
-    expect(
-      planFailure({
-        action: ErrorAction.RetryNextDay,
-        attempts: 1,
-        nowMs: now,
-        failedAtMs: now,
-        deadlineMs: now + 3600_000,
-      }).state,
-    ).toBe('expired');
-    expect(
-      planFailure({ action: ErrorAction.RetryNextDay, attempts: 3, nowMs: now, failedAtMs: now }).state,
-    ).toBe('failed');
-  });
-
-  it('backs off 4^X for rate limits', () => {
-    const at = (attempts: number) =>
-      planFailure({
-        action: ErrorAction.RetryBackoff,
-        attempts,
-        nowMs: now,
-        failedAtMs: now,
-      }).nextAttemptAt!.getTime() - now;
-    expect([at(1), at(2), at(3), at(4)]).toEqual([1000, 4000, 16_000, 64_000]);
-  });
-
-  it('suppresses, drops and brakes as the error table says', () => {
-    expect(planFailure({ action: ErrorAction.Suppress, attempts: 1, nowMs: now, failedAtMs: now })).toEqual({
-      state: 'failed',
-      suppress: true,
-    });
-    expect(planFailure({ action: ErrorAction.Drop, attempts: 1, nowMs: now, failedAtMs: now }).state).toBe(
-      'failed',
-    );
-    expect(
-      planFailure({ action: ErrorAction.PauseTemplate, attempts: 1, nowMs: now, failedAtMs: now }),
-    ).toEqual({
-      state: 'pending',
-      uncount: true,
-    });
-    expect(
-      planFailure({ action: ErrorAction.StopCampaign, attempts: 1, nowMs: now, failedAtMs: now }).state,
-    ).toBe('failed');
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bizOpaqueCallbackData, parseBizOpaqueCallbackData } from '../../src/shared/ids';
 import {
   ErrorAction,
+  actionForAwsError,
   actionForCode,
   backoffSeconds,
   metaCodeFromMessage,
@@ -29,6 +30,25 @@ describe('meta error codes', () => {
     expect(actionForCode(131057)).toBe(ErrorAction.WaitUpgrade);
     expect(actionForCode(131000)).toBe(ErrorAction.Ambiguous);
     expect(actionForCode(999999)).toBe(ErrorAction.Drop);
+  });
+
+  it("fails only one message for codes about that message's parameters or text", () => {
+    for (const code of [132000, 132005, 132012, 132018]) expect(actionForCode(code)).toBe(ErrorAction.Drop);
+  });
+
+  it('brakes the campaign for codes about the template itself', () => {
+    expect(actionForCode(132001)).toBe(ErrorAction.StopTemplate);
+    expect(actionForCode(132007)).toBe(ErrorAction.StopTemplate);
+    expect(actionForCode(132015)).toBe(ErrorAction.PauseTemplate);
+    expect(actionForCode(132016)).toBe(ErrorAction.StopTemplate);
+  });
+
+  it('maps AWS exceptions without a Meta code', () => {
+    expect(actionForAwsError('ThrottledRequestException')).toBe(ErrorAction.RetryTransient);
+    expect(actionForAwsError('DependencyException')).toBe(ErrorAction.RetryTransient);
+    expect(actionForAwsError('AccessDeniedException')).toBe(ErrorAction.StopCampaign);
+    expect(actionForAwsError('ResourceNotFoundException')).toBe(ErrorAction.StopCampaign);
+    expect(actionForAwsError('ValidationException')).toBe(ErrorAction.Drop);
   });
 
   it('backs off 4^X seconds, capped', () => {

@@ -2,9 +2,9 @@ import { sql, type SQL } from 'drizzle-orm';
 import { num, queryRows, toMs } from '../../db/query';
 import { campaignWorkflowId } from '../../shared/ids';
 import { ErrorAction, actionForCode, describeCode } from '../../shared/meta-errors';
+import { FailureSource, decideRecipientFailure } from '../../shared/recipient-failure';
 import { asNumber, asObject, asString, type JsonObject } from '../events/shape';
 import type { ApplyContext } from './context';
-import { planFailure } from './failure-plan';
 import { applyOptChoice } from './opt-out';
 import { phoneFromWaId } from './inbound';
 import { sideBySide } from '../store/db-errors';
@@ -158,7 +158,8 @@ export async function applyFailedStatuses(
     if (!current || !open) continue;
 
     const deadlineMs = toMs(row.deadline);
-    const plan = planFailure({
+    const plan = decideRecipientFailure({
+      source: FailureSource.Status,
       action,
       attempts: Math.max(1, row.attempts),
       nowMs: ctx.now,
@@ -178,7 +179,8 @@ export async function applyFailedStatuses(
       message_id: row.message_id,
       error_code: code ?? null,
       error_message: text,
-      next_attempt_at: plan.nextAttemptAt?.toISOString() ?? null,
+      next_attempt_at:
+        plan.nextAttemptAtMs === undefined ? null : new Date(plan.nextAttemptAtMs).toISOString(),
       failed_at: plan.state !== 'pending' ? f.at.toISOString() : (before?.failed_at ?? null),
       attempts_delta: (before?.attempts_delta ?? 0) - (plan.uncount ? 1 : 0),
     });

@@ -15,7 +15,7 @@ import { recordset } from '../../db/sql-values';
  * dropped when it repeats the latest one of its name to that workflow: a change in between (FLAGGED,
  * UNFLAGGED, FLAGGED) is a new state, and each of its signals goes out. A stop is final, so it is dropped
  * when the same stop went to that workflow at any time in the window: a burst of failed statuses whose
- * codes alternate (132000, 132012, …) stops a campaign with one signal per code, not one per status.
+ * codes alternate (131048, 131031, …) stops a campaign with one signal per code, not one per status.
  */
 const REPEAT_WINDOW = sql`interval '60 seconds'`;
 

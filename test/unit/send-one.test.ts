@@ -4,7 +4,7 @@ import {
   InvalidParametersException,
 } from '@aws-sdk/client-socialmessaging';
 import { describe, expect, it } from 'vitest';
-import { classifySendError } from '../../src/activities/send-outcome';
+import { classifySendError } from '../../src/activities/send-one';
 import { ErrorAction } from '../../src/shared/meta-errors';
 
 const meta = { $metadata: {} };
