@@ -4,7 +4,7 @@ import { ResourceNotFoundException, type SocialMessagingClient } from '@aws-sdk/
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { stringify } from 'csv-stringify';
 import { desc, eq, sql } from 'drizzle-orm';
-import { campaignCounts, type CampaignCounts } from '../activities/campaign-store';
+import { campaignCounts, type CampaignCounts } from '../db/campaigns';
 import type { Database } from '../db/client';
 import { ensureNumber, tierScopeKey, updateNumber, type NumberRow } from '../db/numbers';
 import { queryRows } from '../db/query';
