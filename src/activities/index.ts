@@ -9,7 +9,7 @@ import {
   recordCampaignState,
   type CloseRecipientsInput,
   type RecordCampaignStateInput,
-} from './campaign-store';
+} from '../db/campaigns';
 
 export type { ActivityDeps } from './deps';
 

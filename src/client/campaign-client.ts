@@ -4,7 +4,7 @@ import { ResourceNotFoundException, type SocialMessagingClient } from '@aws-sdk/
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { stringify } from 'csv-stringify';
 import { desc, eq, sql } from 'drizzle-orm';
-import { campaignCounts, type CampaignCounts } from '../activities/campaign-store';
+import { campaignCounts, type CampaignCounts } from '../db/campaigns';
 import type { Database } from '../db/client';
 import { ensureNumber, tierScopeKey, updateNumber, type NumberRow } from '../db/numbers';
 import { queryRows } from '../db/query';
@@ -27,9 +27,17 @@ import {
   type CampaignTuning,
   type NumberStatus,
 } from '../workflows/definitions';
-import { importRecipients, listRejections, suppressedAmong, type Rejection } from './import';
+import {
+  DUPLICATE,
+  OPTED_OUT,
+  importRecipients,
+  listRejections,
+  rowProblem,
+  suppressedAmong,
+  type Rejection,
+} from './import';
 import { estimateDuration, openWindowsAmong } from './plan';
-import { openRecipientFile } from './recipients';
+import { openRecipientFile, type RecipientFile } from './recipients';
 
 export type Category = 'MARKETING' | 'UTILITY' | 'AUTHENTICATION';
 
@@ -172,12 +180,7 @@ export class CampaignClient {
     const { template } = await this.preflight(input);
     const category = input.category ?? (template.category as Category | undefined) ?? 'MARKETING';
     const file = await openRecipientFile(input.recipientsFile, { defaultCountry: input.defaultCountry });
-    if (file.format === 'csv' && file.parameterColumns.length !== template.bodyParameters) {
-      throw new CampaignInputError(
-        `${input.recipientsFile}: template ${template.name} takes ${template.bodyParameters} body parameters, ` +
-          `the file has ${file.parameterColumns.length} parameter columns (${file.parameterColumns.join(', ') || 'none'})`,
-      );
-    }
+    checkParameterColumns(input.recipientsFile, file, template);
     const campaignId = input.campaignId ?? newCampaignId();
     await this.deps.db.insert(campaigns).values({
       id: campaignId,
@@ -242,12 +245,7 @@ export class CampaignClient {
     const { template, number } = await this.preflight(input);
     const category = input.category ?? (template.category as Category | undefined) ?? 'MARKETING';
     const file = await openRecipientFile(input.recipientsFile, { defaultCountry: input.defaultCountry });
-    if (file.format === 'csv' && file.parameterColumns.length !== template.bodyParameters) {
-      throw new CampaignInputError(
-        `${input.recipientsFile}: template ${template.name} takes ${template.bodyParameters} body parameters, ` +
-          `the file has ${file.parameterColumns.length} parameter columns`,
-      );
-    }
+    checkParameterColumns(input.recipientsFile, file, template);
     const now = Date.now();
     const seen = new Set<string>();
     const rejected: Rejection[] = [];
@@ -267,7 +265,7 @@ export class CampaignClient {
         category === 'MARKETING' ? await suppressedAmong(this.deps.db, phones) : new Set<string>();
       const open = await openWindowsAmong(this.deps.db, number.phoneNumberId, phones, now);
       for (const b of batch) {
-        if (stopped.has(b.phone)) reject({ line: b.line, input: b.raw, reason: 'opted out of marketing' });
+        if (stopped.has(b.phone)) reject({ line: b.line, input: b.raw, reason: OPTED_OUT });
         else {
           valid++;
           if (open.has(b.phone)) openWindows++;
@@ -277,15 +275,9 @@ export class CampaignClient {
     };
     for await (const row of file.rows) {
       rows++;
-      if (row.error) reject({ line: row.line, input: row.raw, reason: row.error });
-      else if (row.params.length !== template.bodyParameters) {
-        reject({
-          line: row.line,
-          input: row.raw,
-          reason: `template takes ${template.bodyParameters} body parameters, row has ${row.params.length}`,
-        });
-      } else if (seen.has(row.phone!))
-        reject({ line: row.line, input: row.raw, reason: 'duplicate of an earlier row' });
+      const problem = rowProblem(row, template.bodyParameters);
+      if (problem) reject({ line: row.line, input: row.raw, reason: problem });
+      else if (seen.has(row.phone!)) reject({ line: row.line, input: row.raw, reason: DUPLICATE });
       else {
         seen.add(row.phone!);
         batch.push({ line: row.line, raw: row.raw, phone: row.phone! });
@@ -530,6 +522,19 @@ function checkSchedule(input: StartCampaignInput): { startAt?: Date; deadline?: 
     }
   }
   return { startAt, deadline, window };
+}
+
+/**
+ * A CSV header must name as many parameter columns as the template takes; `start` and `plan` both refuse
+ * the file with this one message.
+ */
+function checkParameterColumns(path: string, file: RecipientFile, template: TemplateInfo): void {
+  if (file.format === 'csv' && file.parameterColumns.length !== template.bodyParameters) {
+    throw new CampaignInputError(
+      `${path}: template ${template.name} takes ${template.bodyParameters} body parameters, ` +
+        `the file has ${file.parameterColumns.length} parameter columns (${file.parameterColumns.join(', ') || 'none'})`,
+    );
+  }
 }
 
 function parseIso(flag: string, value: string): Date {

@@ -37,8 +37,9 @@ const EMBEDDED_CHUNK_ROWS = 10_000;
 const LANES = 2;
 
 const STAGE_COLUMNS = ['seq', 'phone', 'params', 'timezone', 'locale', 'raw', 'reason'] as const;
-const OPTED_OUT = 'opted out of marketing';
-const DUPLICATE = 'duplicate of an earlier row';
+/** Reasons a row is refused; `CampaignClient.plan` gives the same ones, so each text is written once. */
+export const OPTED_OUT = 'opted out of marketing';
+export const DUPLICATE = 'duplicate of an earlier row';
 
 /** Imports at least this large refresh the recipients table's planner statistics. */
 const ANALYZE_AFTER_ROWS = 50_000;
@@ -126,13 +127,22 @@ export async function importRecipients(
   }
 }
 
+/**
+ * Why a row is refused on its own (a bad phone, the wrong number of parameters), before duplicates and
+ * opt-outs are looked at; undefined when it may go on. The import and `CampaignClient.plan` both ask this.
+ */
+export function rowProblem(row: RecipientRow, expectedParams: number): string | undefined {
+  if (row.error) return row.error;
+  if (row.params.length !== expectedParams) {
+    return `template takes ${expectedParams} body parameters, row has ${row.params.length}`;
+  }
+  return undefined;
+}
+
 /** The staging row of one input row: its reason when it is refused outright. */
 function stageValues(row: RecipientRow, expectedParams: number): CopyValue[] {
   const raw = row.raw.slice(0, 2_000);
-  let reason = row.error;
-  if (!reason && row.params.length !== expectedParams) {
-    reason = `template takes ${expectedParams} body parameters, row has ${row.params.length}`;
-  }
+  const reason = rowProblem(row, expectedParams);
   if (reason) return [row.line, null, null, null, null, raw, reason];
   return [
     row.line,

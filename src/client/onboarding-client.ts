@@ -4,14 +4,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { onboardingWorkflowId } from '../shared/ids';
 import {
   cancelOnboardingUpdate,
-  onboardingEventSeenSignal,
   onboardingStatusQuery,
   pinProblem,
   regionProblem,
   submitPinUpdate,
   submitVerificationCodeUpdate,
   verificationCodeProblem,
-  verificationCodeSignal,
   type EventDestinationChoice,
   type OnboardingEventSeen,
   type OnboardingResult,
@@ -22,9 +20,7 @@ import {
   type WabaMode,
 } from '../workflows/definitions';
 import type { onboardingWorkflow } from '../workflows/onboarding';
-
-export { activeOnboardingsFor, type OnboardingLookup } from '../activities/onboarding/onboarding-store';
-export { parseInboundSms, type InboundSms } from '../activities/onboarding/inbound-sms';
+import { signalOnboardingEventSeen, signalVerificationCode } from '../workflows/onboarding-signals';
 
 /** The workflow refused an input (bad PIN format, unknown number, onboarding over); the message says why. */
 export class OnboardingInputRefused extends Error {
@@ -160,25 +156,22 @@ export class OnboardingClient {
 }
 
 /**
- * For the ingest service: hands a verification code that arrived by two-way SMS to the onboarding
- * waiting for it (find it with `activeOnboardingsFor(db, { smsNumber: destinationNumber })`). The client
- * must carry the product's data converter: the code is a secret.
+ * Hands a verification code to the onboarding waiting for it (the ingest service does this for codes
+ * that arrive by two-way SMS). The client must carry the product's data converter: the code is a secret.
  */
-export async function deliverVerificationCode(
+export function deliverVerificationCode(
   temporal: Pick<Client, 'workflow'>,
   onboardingId: string,
   code: VerificationCodeReceived,
 ): Promise<void> {
-  await temporal.workflow.getHandle(onboardingWorkflowId(onboardingId)).signal(verificationCodeSignal, code);
+  return signalVerificationCode(temporal, onboardingWorkflowId(onboardingId), code);
 }
 
-/** For the ingest service: tells an onboarding that an event of its WABA or number has been stored. */
-export async function reportOnboardingEvent(
+/** Tells an onboarding that an event of its WABA or number has been stored. */
+export function reportOnboardingEvent(
   temporal: Pick<Client, 'workflow'>,
   onboardingId: string,
   seen: OnboardingEventSeen,
 ): Promise<void> {
-  await temporal.workflow
-    .getHandle(onboardingWorkflowId(onboardingId))
-    .signal(onboardingEventSeenSignal, seen);
+  return signalOnboardingEventSeen(temporal, onboardingWorkflowId(onboardingId), seen);
 }

@@ -10,7 +10,7 @@ import { sql } from 'drizzle-orm';
 import { register } from 'tsx/cjs/api';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findOnboardingEvent } from '../../src/activities/onboarding/event-archive';
-import { recordOnboarding } from '../../src/activities/onboarding/onboarding-store';
+import { recordOnboarding } from '../../src/db/onboardings';
 import { deliverVerificationCode } from '../../src/client/onboarding-client';
 import { hasPayloadCodec } from '../../src/ingest/service';
 import { ingestClientOptions } from '../../src/ingest/run-service';

@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-sns';
 import { AssociateWhatsAppBusinessAccountCommand } from '@aws-sdk/client-socialmessaging';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseInboundSms } from '../../src/client/onboarding-client';
+import { parseInboundSms } from '../../src/platform/inbound-sms';
 import { startTestEmulator, TestSubscriber, waitFor, type TestEmulator } from '../emulator/helpers';
 
 const SMS_ID = `phone-${'5'.repeat(32)}`;

@@ -14,11 +14,11 @@ import type { ActivityDeps } from '../../src/activities';
 import {
   OnboardingClient,
   OnboardingInputRefused,
-  activeOnboardingsFor,
   deliverVerificationCode,
   reportOnboardingEvent,
 } from '../../src/client/onboarding-client';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client';
+import { activeOnboardingsFor } from '../../src/db/onboardings';
 import { queryRows } from '../../src/db/query';
 import { logger } from '../../src/shared/logger';
 import type { CodecKeyring } from '../../src/shared/codec-keys';

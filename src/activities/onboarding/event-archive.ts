@@ -3,7 +3,7 @@ import type { Database } from '../../db/client';
 import { num, queryRows } from '../../db/query';
 import { SMS_ONLY_TOPIC_NOTE } from '../../shared/archive-notes';
 import type { OnboardingEventSeen } from '../../workflows/definitions';
-import { parseInboundSms } from './inbound-sms';
+import { parseInboundSms } from '../../platform/inbound-sms';
 
 /**
  * Fallbacks that read the ingest service's archive (events_raw) directly. The ingest service signals

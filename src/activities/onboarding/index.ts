@@ -8,7 +8,7 @@ import {
 } from './event-archive';
 import { finalizeSetup, type FinalizeSetupInput } from './finalize';
 import { storeNumberLimits, type StoreNumberLimitsInput } from './number-limits';
-import { recordOnboarding, type RecordOnboardingInput } from './onboarding-store';
+import { recordOnboarding, type RecordOnboardingInput } from '../../db/onboardings';
 import { registrationStatus } from './registration-status';
 import { exchangeSignupToken, type ExchangeSignupTokenInput } from './signup';
 import { enableTwoWaySms, type EnableTwoWaySmsInput } from './two-way-sms';

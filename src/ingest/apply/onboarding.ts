@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
-import { activeOnboardingsFor, type InboundSms } from '../../client/onboarding-client';
 import type { Database } from '../../db/client';
+import { activeOnboardingsFor } from '../../db/onboardings';
 import { queryRows } from '../../db/query';
+import type { InboundSms } from '../../platform/inbound-sms';
 import { onboardingWorkflowId } from '../../shared/ids';
 import {
   OnboardingStep,

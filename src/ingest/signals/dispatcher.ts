@@ -1,11 +1,10 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { deliverVerificationCode, reportOnboardingEvent } from '../../client/onboarding-client';
 import type { Database } from '../../db/client';
 import { num, queryRows } from '../../db/query';
-import { onboardingWorkflowId } from '../../shared/ids';
 import type { Logger } from '../../shared/logger';
 import type { OnboardingEventSeen, VerificationCodeReceived } from '../../workflows/definitions';
+import { signalOnboardingEventSeen, signalVerificationCode } from '../../workflows/onboarding-signals';
 import { signalBacklog, signalsTotal } from '../metrics';
 
 interface OutboxRow {
@@ -30,23 +29,15 @@ export interface SignalDispatcherOptions {
 }
 
 const CLAIM_FOR = sql`interval '30 seconds'`;
-const ONBOARDING_PREFIX = onboardingWorkflowId('');
-
-/** `onboarding:<id>` → `<id>`: the onboarding client's functions take the onboarding id. */
-function onboardingIdOf(workflowId: string): string {
-  if (!workflowId.startsWith(ONBOARDING_PREFIX))
-    throw new Error(`${workflowId} is not an onboarding workflow id`);
-  return workflowId.slice(ONBOARDING_PREFIX.length);
-}
 const SWEEP_BATCH = 100;
 
 /**
  * Delivers the outbox to Temporal: right after the event's transaction commits, and again from a
  * periodic sweep for whatever failed (Temporal down, a crash between commit and delivery). Signals to
  * one workflow go out in the order they were decided. A campaign or onboarding that no longer runs needs
- * no news, so "workflow not found" counts as done. Onboardings are signalled with the onboarding client's
- * `reportOnboardingEvent` and `deliverVerificationCode`; the client must carry the payload codec, since a
- * verification code is a secret.
+ * no news, so "workflow not found" counts as done. Onboardings are signalled through
+ * `src/workflows/onboarding-signals.ts`, as the onboarding client does; the client must carry the payload
+ * codec, since a verification code is a secret.
  */
 export class SignalDispatcher {
   private readonly ttlMs: number;
@@ -178,17 +169,9 @@ export class SignalDispatcher {
           signalArgs: [row.payload],
         });
       } else if (row.mode === 'onboarding-event') {
-        await reportOnboardingEvent(
-          temporal,
-          onboardingIdOf(row.workflow_id),
-          row.payload as OnboardingEventSeen,
-        );
+        await signalOnboardingEventSeen(temporal, row.workflow_id, row.payload as OnboardingEventSeen);
       } else if (row.mode === 'verification-code') {
-        await deliverVerificationCode(
-          temporal,
-          onboardingIdOf(row.workflow_id),
-          row.payload as VerificationCodeReceived,
-        );
+        await signalVerificationCode(temporal, row.workflow_id, row.payload as VerificationCodeReceived);
       } else {
         await temporal.workflow.getHandle(row.workflow_id).signal(row.signal_name, row.payload);
       }

@@ -1,4 +1,4 @@
-import { parseInboundSms } from '../../client/onboarding-client';
+import { parseInboundSms } from '../../platform/inbound-sms';
 import { SMS_ONLY_TOPIC_NOTE } from '../../shared/archive-notes';
 import { fieldsOf } from '../apply/apply-batch';
 import { parsePlatformMessage, UnrecognizedMessage } from '../events/platform-message';

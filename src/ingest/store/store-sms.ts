@@ -1,4 +1,4 @@
-import type { InboundSms } from '../../client/onboarding-client';
+import type { InboundSms } from '../../platform/inbound-sms';
 import type { Database } from '../../db/client';
 import { planVerificationCode } from '../apply/onboarding';
 import { queueSignals } from '../signals/outbox';

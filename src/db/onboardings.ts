@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
-import type { Database } from '../../db/client';
-import { queryRows } from '../../db/query';
+import type { Database } from './client';
+import { queryRows } from './query';
 
 export interface RecordOnboardingInput {
   onboardingId: string;

@@ -1,8 +1,8 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { campaigns } from '../db/schema';
-import { num, queryRows } from '../db/query';
-import type { Database } from '../db/client';
-import type { CampaignState } from '../workflows/definitions';
+import { campaigns } from './schema';
+import { num, queryRows } from './query';
+import type { Database } from './client';
+import type { CampaignState } from '../shared/workflow-contracts';
 
 export interface RecordCampaignStateInput {
   campaignId: string;
