@@ -65,11 +65,11 @@ export default tseslint.config(
     files: ['src/emulator/**/*.ts'],
     rules: layer(
       ['activities', 'cli', 'client', 'db', 'ingest', 'worker', 'workflows'],
-      'The emulator is the platform: it may import only src/platform/resource-ids, src/platform/tiers and src/shared/logger.',
+      'The emulator is the platform: it may import only src/platform/resource-ids, regions and tiers, and src/shared/logger.',
       {
-        regex: '^(\\.\\./)+(platform/(?!(resource-ids|tiers)(\\.js)?$)|shared/(?!logger(\\.js)?$))',
+        regex: '^(\\.\\./)+(platform/(?!(resource-ids|regions|tiers)(\\.js)?$)|shared/(?!logger(\\.js)?$))',
         message:
-          'The emulator is the platform: it may import only src/platform/resource-ids, src/platform/tiers and src/shared/logger.',
+          'The emulator is the platform: it may import only src/platform/resource-ids, regions and tiers, and src/shared/logger.',
       },
     ),
   },

@@ -11,7 +11,7 @@ export interface ActivityDeps {
   logger: Logger;
   /** Local clock, replaceable in tests. */
   clock?: () => number;
-  /** Fraction of the number's MPS actually used, absorbing dispatch jitter (default 0.98). */
+  /** Fraction of the number's MPS actually used, absorbing dispatch jitter (default DEFAULT_PACE_SAFETY). */
   paceSafety?: number;
   /**
    * How often a sending batch looks up its template's quality itself (ms; 0 = never), so a RED template

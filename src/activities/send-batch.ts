@@ -22,7 +22,12 @@ import {
 import { msUntilOpen, type SendWindow } from '../shared/send-window';
 import { sendIntentsRecoveredTotal, sendsTotal } from '../shared/metrics';
 import { brakesCampaign } from '../shared/recipient-failure';
-import { BatchOutcome, DEFAULT_CAMPAIGN_TUNING, type BatchSummary } from '../shared/workflow-contracts';
+import {
+  BatchOutcome,
+  DEFAULT_CAMPAIGN_TUNING,
+  DEFAULT_PACE_SAFETY,
+  type BatchSummary,
+} from '../shared/workflow-contracts';
 import { chooseBatchOutcome, planChunkOutcomes, type Brake } from './batch-outcome';
 import type { ActivityDeps } from './deps';
 import { sendOne, type SendOutcome } from './send-one';
@@ -108,7 +113,11 @@ export async function sendBatch(deps: ActivityDeps, input: SendBatchInput): Prom
   await settleAmbiguous(db, campaign, clock() - ambiguityWaitMs);
 
   const pacer = new Pacer(
-    { paceSafety: deps.paceSafety ?? 0.98, clock, ...(ctx ? { signal: ctx.cancellationSignal } : {}) },
+    {
+      paceSafety: deps.paceSafety ?? DEFAULT_PACE_SAFETY,
+      clock,
+      ...(ctx ? { signal: ctx.cancellationSignal } : {}),
+    },
     number.mps,
   );
   let numberReadAt = clock();

@@ -4,6 +4,7 @@ import { buildTemplateMessage } from '../platform/message';
 import { bizOpaqueCallbackData } from '../shared/ids';
 import { ErrorAction, actionForAwsError, actionForCode, metaCodeFromMessage } from '../shared/meta-errors';
 import type { ActivityDeps } from './deps';
+import { META_API_VERSION } from '../platform/meta-api';
 
 /** How one SendWhatsAppMessage call ended, as the engine needs to know it. */
 export type SendOutcome =
@@ -31,7 +32,7 @@ export async function sendOne(
 ): Promise<SendOutcome> {
   const command = new SendWhatsAppMessageCommand({
     originationPhoneNumberId: c.phoneNumberId,
-    metaApiVersion: deps.metaApiVersion ?? 'v20.0',
+    metaApiVersion: deps.metaApiVersion ?? META_API_VERSION,
     message: buildTemplateMessage({
       to: row.phone,
       templateName: c.templateName,

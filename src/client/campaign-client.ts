@@ -17,6 +17,7 @@ import type { campaignWorkflow } from '../workflows/campaign';
 import type { numberWorkflow } from '../workflows/number';
 import {
   CampaignState,
+  DEFAULT_PACE_SAFETY,
   FINAL_CAMPAIGN_STATES,
   cancelCampaignUpdate,
   campaignProgressQuery,
@@ -291,7 +292,7 @@ export class CampaignClient {
     const estimate = estimateDuration({
       recipients: valid,
       free: openWindows,
-      rate: number.mps * (this.deps.paceSafety ?? 0.98),
+      rate: number.mps * (this.deps.paceSafety ?? DEFAULT_PACE_SAFETY),
       tierLimit: number.tierLimit,
       tierUsed: tier.used,
       windowMs,
@@ -341,7 +342,7 @@ export class CampaignClient {
     );
     const state = progress?.state ?? row.state;
     const final = FINAL_CAMPAIGN_STATES.includes(state as CampaignState);
-    const rate = number.mps * (this.deps.paceSafety ?? 0.98);
+    const rate = number.mps * (this.deps.paceSafety ?? DEFAULT_PACE_SAFETY);
     return {
       campaignId,
       state,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CodecKeyError, parseCodecKeys } from './codec-keys';
 import type { ConnectionLimits } from './http-service';
+import { DEFAULT_PACE_SAFETY } from './workflow-contracts';
 
 /** A comma-separated list; empty items dropped, absent = empty list. */
 const commaList = z
@@ -77,7 +78,7 @@ const envSchema = z.object({
   WA_HTTP_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   WA_HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(4_096),
   /** Fraction of a number's MPS the engine uses; the rest absorbs dispatch jitter. */
-  WA_PACE_SAFETY: z.coerce.number().gt(0).max(1).default(0.98),
+  WA_PACE_SAFETY: z.coerce.number().gt(0).max(1).default(DEFAULT_PACE_SAFETY),
   /**
    * Payload encryption keys, `kid:<base64 32 bytes>` comma-separated, oldest first: the last one encrypts,
    * all decrypt. Required to onboard numbers (access tokens and PINs must never reach Temporal in clear).

@@ -57,6 +57,9 @@ export interface CampaignTuning {
   sendHeartbeatTimeoutMs: number;
 }
 
+/** Fraction of a number's MPS the engine uses; the rest absorbs dispatch jitter (WA_PACE_SAFETY). */
+export const DEFAULT_PACE_SAFETY = 0.98;
+
 export const DEFAULT_CAMPAIGN_TUNING: CampaignTuning = {
   batchMaxMs: 60_000,
   templateCheckEveryMs: 5 * 60_000,

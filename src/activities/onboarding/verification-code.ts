@@ -1,5 +1,6 @@
 import type { ActivityDeps } from '../deps';
 import { permanent } from './aws-failures';
+import { META_API_VERSION } from '../../platform/meta-api';
 
 export interface RequestVerificationCodeInput {
   onboardingId: string;
@@ -35,7 +36,7 @@ async function graphPost(
   form: Record<string, string>,
 ): Promise<{ ok: true } | { ok: false; error: GraphError; status: number }> {
   const base = (deps.metaGraphUrl ?? 'https://graph.facebook.com').replace(/\/$/, '');
-  const version = deps.metaApiVersion ?? 'v20.0';
+  const version = deps.metaApiVersion ?? META_API_VERSION;
   const res = await fetch(`${base}/${version}/${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
