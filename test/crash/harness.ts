@@ -34,11 +34,10 @@ import { freePort } from '../helpers/net';
 
 export const quiet = logger.child({}, { level: 'error' });
 
+import { sleep, until } from '../helpers/poll';
 import {
-  sleep,
   startServiceProcess,
   startWorkerProcess,
-  until,
   type ChildHandle,
   type WorkerSettings,
 } from '../helpers/services';
@@ -290,8 +289,7 @@ export function untilUnderWay(
       for (const id of campaignIds) n += await progressOf(db, id);
       return n >= target ? n : undefined;
     },
-    90_000,
-    50,
+    { timeoutMs: 90_000, everyMs: 50 },
   );
 }
 
