@@ -16,6 +16,7 @@ import { updateNumber } from '../../src/db/numbers';
 import { auditSendLog, fetchSendLog } from '../../tools/send-log-audit';
 import { DEMO_PHONE_NUMBER_ID, type EmulatorHandle } from '../../src/emulator';
 import { startCheckedEmulator } from '../helpers/emulator';
+import { until } from '../helpers/poll';
 import { createSocialMessagingClient } from '../../src/platform/aws-client';
 import { logger } from '../../src/shared/logger';
 import { createDevServerEnv } from '../helpers/temporal';
@@ -189,24 +190,27 @@ describe('campaign end to end', () => {
         });
         expect(res.ok).toBe(true);
       };
-      const underWay = async () => {
-        for (;;) {
+      await until(
+        'more than 200 recipients under way',
+        async () => {
           const s = await campaigns.status(started.campaignId);
-          if (s.counts.total - s.counts.pending > 200) return;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      };
-      await underWay();
+          return s.counts.total - s.counts.pending > 200;
+        },
+        { everyMs: 50 },
+      );
       // RED, but still sendable (FLAGGED): nothing refuses the sends, so the engine must notice by itself.
       const redAt = Date.now();
       await control({ name: 'hello_world', language: 'en_US', quality: 'RED', status: 'FLAGGED' });
       try {
-        let paused = await campaigns.status(started.campaignId);
-        while (paused.state !== 'paused') {
-          expect(Date.now() - redAt).toBeLessThan(30_000);
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          paused = await campaigns.status(started.campaignId);
-        }
+        const paused = await until(
+          'the campaign to pause itself',
+          async () => {
+            const s = await campaigns.status(started.campaignId);
+            return s.state === 'paused' ? s : undefined;
+          },
+          { timeoutMs: 30_000, everyMs: 50 },
+        );
+        expect(Date.now() - redAt).toBeLessThan(30_000);
         expect(paused.reason).toMatch(/RED/);
         const after = (await fetchSendLog(emulator.url, DEMO_PHONE_NUMBER_ID)).filter(
           (s) => s.bizOpaqueCallbackData?.includes(started.campaignId) && s.acceptedAtMs > redAt,
