@@ -35,7 +35,7 @@ import { startEmulatorProcess } from './emulator-process';
 import {
   BENCH_TEMPLATE,
   fetchRejections,
-  quietLogger,
+  benchLogger,
   round,
   runAsScript,
   startBenchCampaign,
@@ -87,7 +87,7 @@ async function brakeOnce(harness: BenchHarness, mps: number, variant: Variant): 
         taskQueue: engine.taskQueue,
         emulatorUrl: url,
         topicArn: DEMO_TOPIC_ARN,
-        logger: quietLogger,
+        logger: benchLogger,
       });
       try {
         return await engine.worker.runUntil(async () => {

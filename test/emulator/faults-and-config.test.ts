@@ -4,7 +4,6 @@ import { DEMO_PHONE_NUMBER_ID, DEMO_WABA_ID, startEmulator, type EmulatorConfig 
 import {
   EMULATOR_POLL,
   expectAwsError,
-  quietLogger,
   sdkClient,
   send,
   startTestEmulator,
@@ -12,6 +11,7 @@ import {
   templateMessage,
   type TestEmulator,
 } from './helpers';
+import { quietLogger } from '../helpers/logger';
 import { until } from '../helpers/poll';
 
 const running: TestEmulator[] = [];

@@ -2,7 +2,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SendWhatsAppMessageCommand, SocialMessagingClient } from '@aws-sdk/client-socialmessaging';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import pino from 'pino';
 import type SnsPayloadValidator from 'sns-payload-validator';
 import { expect } from 'vitest';
 import {
@@ -14,10 +13,8 @@ import {
   type ViolationRecord,
 } from '../../src/emulator';
 import { startCheckedEmulator, type CheckedEmulator } from '../helpers/emulator';
+import { quietLogger } from '../helpers/logger';
 import { until, type PollOptions } from '../helpers/poll';
-
-/** A silent logger: the tests assert behaviour, not log lines. */
-export const quietLogger = pino({ level: 'silent' });
 
 /** Fixed start time for tests that control the clock. */
 export const T0 = Date.UTC(2030, 0, 1, 12);

@@ -11,13 +11,13 @@ import type { DatabaseHandle } from '../../src/db/client';
 import { queryRows } from '../../src/db/query';
 import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN, type EmulatorHandle } from '../../src/emulator';
 import { startCheckedEmulator } from '../helpers/emulator';
+import { quietLogger } from '../helpers/logger';
 import { until } from '../helpers/poll';
 import { startIngestService, type IngestService } from '../../src/ingest/service';
 import { bizOpaqueCallbackData } from '../../src/shared/ids';
 import {
   FakeTemporal,
-  openTestDatabase,
-  quietLogger,
+  openIngestTestDatabase,
   recipient,
   seedCampaign,
   setRecipient,
@@ -33,7 +33,7 @@ const temporal = new FakeTemporal();
 const POLL = { timeoutMs: 10_000, everyMs: 50 };
 
 beforeAll(async () => {
-  database = await openTestDatabase();
+  database = await openIngestTestDatabase();
   ingest = await startIngestService({
     db: database.db,
     temporal: temporal as unknown as Client,

@@ -27,6 +27,7 @@ import {
 import { virtualActivityClock } from '../helpers/fake-platform';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 import { FakeOnboardingPlatform } from './fake-onboarding-platform';
+import { quietLogger } from '../helpers/logger';
 import { until } from '../helpers/poll';
 import {
   codecClient,
@@ -209,7 +210,7 @@ describe('secrets in an onboarding', () => {
         db: database.db,
         socialMessaging: fresh.socialMessaging(),
         sns: fresh.sns(),
-        logger: pino({ level: 'silent' }),
+        logger: quietLogger,
       },
     });
     try {
