@@ -30,12 +30,12 @@
 import { startIngestForEmulator } from '../tools/ingest-for-emulator';
 import { fetchSendLog } from '../tools/send-log-audit';
 import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN } from '../src/emulator';
-import { until } from '../test/helpers/services';
+import { until } from '../test/helpers/poll';
 import { startEmulatorProcess } from './emulator-process';
 import {
   BENCH_TEMPLATE,
   fetchRejections,
-  quietLogger,
+  benchLogger,
   round,
   runAsScript,
   startBenchCampaign,
@@ -87,7 +87,7 @@ async function brakeOnce(harness: BenchHarness, mps: number, variant: Variant): 
         taskQueue: engine.taskQueue,
         emulatorUrl: url,
         topicArn: DEMO_TOPIC_ARN,
-        logger: quietLogger,
+        logger: benchLogger,
       });
       try {
         return await engine.worker.runUntil(async () => {
@@ -203,6 +203,6 @@ async function control(url: string, route: string, body: unknown): Promise<void>
 }
 
 const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
-  until(what, probe, timeoutMs, POLL_MS);
+  until(what, probe, { timeoutMs, everyMs: POLL_MS });
 
 if (require.main === module) runAsScript(benchBrake);

@@ -145,7 +145,7 @@ export async function withBenchEngine<T>(
       taskQueue,
       workflowBundle: harness.bundle,
       handleSignals: false,
-      deps: { db: database.db, socialMessaging, logger: quietLogger },
+      deps: { db: database.db, socialMessaging, logger: benchLogger },
     });
     const campaigns = new CampaignClient({
       db: database.db,
@@ -304,7 +304,7 @@ export const round = (v: number) => Math.round(v * 1000) / 1000;
 export const BENCH_TEMPLATE = { name: 'hello_world', language: 'en_US' } as const;
 
 /** Our own logs during a benchmark: warnings and errors only. */
-export const quietLogger = logger.child({ level: 'warn' });
+export const benchLogger = logger.child({ level: 'warn' });
 
 const silentLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 

@@ -26,7 +26,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
-import pino from 'pino';
 import { Pool } from 'undici';
 import { openDatabase, type DatabaseHandle } from '../src/db/client';
 import { num, queryRows } from '../src/db/query';
@@ -35,6 +34,7 @@ import { procMemory, procStat, treeCpuSeconds } from './proc';
 import { bizOpaqueCallbackData } from '../src/shared/ids';
 import { TOPIC_ARN, inboundChange, platformMessage, statusChange } from '../test/ingest/helpers/events';
 import { CertServer, makeSigner, signSns, type TestSigner } from '../test/ingest/helpers/sns-signing';
+import { quietLogger } from '../test/helpers/logger';
 
 export interface BenchResult {
   metric: string;
@@ -388,7 +388,7 @@ export async function benchIngestThroughput(opts: IngestBenchOptions = {}): Prom
         port: 0,
         allowedTopicArns: [TOPIC_ARN],
         trustedCertUrls: [certs.certUrl('bench')],
-        logger: pino({ level: 'silent' }),
+        logger: quietLogger,
       });
       port = service.port;
       stop = () => service.close();

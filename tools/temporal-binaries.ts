@@ -26,6 +26,7 @@ import path from 'node:path';
 // @temporalio/proto comes with the pinned SDK packages (client and common depend on it exactly).
 import { temporal } from '@temporalio/proto';
 import type { EphemeralServerExecutable } from '@temporalio/testing';
+import { freePort } from '../test/helpers/net';
 
 /** The newest temporalio/cli tag that `go install` can still build (later tags use replace directives). */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -984,18 +985,6 @@ function openLog(file: string): NodeJS.WritableStream {
   // Synchronous so run() stays a plain Promise constructor; it is one mkdir per build.
   mkdirSync(path.dirname(file), { recursive: true });
   return createWriteStream(file);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function sleep(ms: number, options: { unref?: boolean } = {}): Promise<void> {

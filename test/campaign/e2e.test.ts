@@ -15,7 +15,9 @@ import { openTestDatabase } from '../helpers/databases';
 import { updateNumber } from '../../src/db/numbers';
 import { auditSendLog, fetchSendLog } from '../../tools/send-log-audit';
 import { DEMO_PHONE_NUMBER_ID, type EmulatorHandle } from '../../src/emulator';
+import { demoWabasWith, extraNumber } from '../helpers/demo-world';
 import { startCheckedEmulator } from '../helpers/emulator';
+import { until } from '../helpers/poll';
 import { createSocialMessagingClient } from '../../src/platform/aws-client';
 import { logger } from '../../src/shared/logger';
 import { createDevServerEnv } from '../helpers/temporal';
@@ -24,6 +26,10 @@ import { runProductWorker } from '../helpers/product-worker';
 const MPS = 200;
 const TIER = 1_000;
 const TIER_WINDOW_MS = 4_000;
+// Each test sends on a number of its own, so none starts inside another's tier window.
+const SHARED_NUMBER = extraNumber(1);
+const BRAKE_NUMBER = extraNumber(2);
+const NUMBER_IDS = [DEMO_PHONE_NUMBER_ID, SHARED_NUMBER.id, BRAKE_NUMBER.id];
 
 let env: TestWorkflowEnvironment;
 let emulator: EmulatorHandle;
@@ -35,18 +41,23 @@ const dir = mkdtempSync(path.join(tmpdir(), 'wa-e2e-'));
 
 beforeAll(async () => {
   emulator = await startCheckedEmulator({
-    config: { rules: { throughputMps: MPS, messagingLimit: { tier: 'TIER_1K', windowMs: TIER_WINDOW_MS } } },
+    config: {
+      rules: { throughputMps: MPS, messagingLimit: { tier: 'TIER_1K', windowMs: TIER_WINDOW_MS } },
+      wabas: demoWabasWith([SHARED_NUMBER, BRAKE_NUMBER]),
+    },
     logger: logger.child({ level: 'warn' }),
   });
   env = await createDevServerEnv();
   // A real PostgreSQL server, as in production: the embedded database runs in this process and its
   // queries would stall the event loop the pacer dispatches from.
   database = await openTestDatabase('postgres');
-  await updateNumber(database.db, DEMO_PHONE_NUMBER_ID, {
-    mps: MPS,
-    tierLimit: TIER,
-    tierWindowSeconds: TIER_WINDOW_MS / 1000,
-  });
+  for (const phoneNumberId of NUMBER_IDS) {
+    await updateNumber(database.db, phoneNumberId, {
+      mps: MPS,
+      tierLimit: TIER,
+      tierWindowSeconds: TIER_WINDOW_MS / 1000,
+    });
+  }
   // Only the SDK's standard endpoint setting points the real client at the emulator.
   const client = createClientFor(emulator.url);
   stopWorker = await runProductWorker(env, {
@@ -129,14 +140,12 @@ describe('campaign end to end', () => {
         writeFileSync(file, ['phone,discount', ...rows].join('\n'));
         return file;
       };
-      const before = (await fetchSendLog(emulator.url, DEMO_PHONE_NUMBER_ID)).length;
+      const before = (await fetchSendLog(emulator.url, SHARED_NUMBER.id)).length;
       const input = {
         templateName: 'spring_sale',
         templateLanguage: 'en_US',
-        phoneNumberId: DEMO_PHONE_NUMBER_ID,
+        phoneNumberId: SHARED_NUMBER.id,
       };
-      // Wait for the previous test's tier window to roll, so this one starts with the whole budget.
-      await new Promise((resolve) => setTimeout(resolve, TIER_WINDOW_MS + 1_000));
       const [a, b] = await Promise.all([
         campaigns.start({ ...input, recipientsFile: write('shared-a', 0, 600) }),
         campaigns.start({ ...input, recipientsFile: write('shared-b', 10_000, 600) }),
@@ -146,7 +155,7 @@ describe('campaign end to end', () => {
         campaigns.waitForEnd(b.campaignId),
       ]);
       expect([endA.counts.sent, endB.counts.sent]).toEqual([600, 600]);
-      const sends = (await fetchSendLog(emulator.url, DEMO_PHONE_NUMBER_ID)).slice(before);
+      const sends = (await fetchSendLog(emulator.url, SHARED_NUMBER.id)).slice(before);
       expect(sends).toHaveLength(1_200);
       // Had each campaign paced or budgeted the number as its own, the pair would have doubled the rate
       // and overrun the tier; the platform's-eye view shows neither.
@@ -174,11 +183,10 @@ describe('campaign end to end', () => {
       const file = path.join(dir, 'red.csv');
       const rows = Array.from({ length: 1_500 }, (_, i) => `+4917${String(640000000 + i)}`);
       writeFileSync(file, ['phone', ...rows].join('\n'));
-      await new Promise((resolve) => setTimeout(resolve, TIER_WINDOW_MS + 1_000));
       const started = await campaigns.start({
         templateName: 'hello_world',
         templateLanguage: 'en_US',
-        phoneNumberId: DEMO_PHONE_NUMBER_ID,
+        phoneNumberId: BRAKE_NUMBER.id,
         recipientsFile: file,
       });
       const control = async (body: unknown) => {
@@ -189,26 +197,29 @@ describe('campaign end to end', () => {
         });
         expect(res.ok).toBe(true);
       };
-      const underWay = async () => {
-        for (;;) {
+      await until(
+        'more than 200 recipients under way',
+        async () => {
           const s = await campaigns.status(started.campaignId);
-          if (s.counts.total - s.counts.pending > 200) return;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      };
-      await underWay();
+          return s.counts.total - s.counts.pending > 200;
+        },
+        { everyMs: 50 },
+      );
       // RED, but still sendable (FLAGGED): nothing refuses the sends, so the engine must notice by itself.
       const redAt = Date.now();
       await control({ name: 'hello_world', language: 'en_US', quality: 'RED', status: 'FLAGGED' });
       try {
-        let paused = await campaigns.status(started.campaignId);
-        while (paused.state !== 'paused') {
-          expect(Date.now() - redAt).toBeLessThan(30_000);
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          paused = await campaigns.status(started.campaignId);
-        }
+        const paused = await until(
+          'the campaign to pause itself',
+          async () => {
+            const s = await campaigns.status(started.campaignId);
+            return s.state === 'paused' ? s : undefined;
+          },
+          { timeoutMs: 30_000, everyMs: 50 },
+        );
+        expect(Date.now() - redAt).toBeLessThan(30_000);
         expect(paused.reason).toMatch(/RED/);
-        const after = (await fetchSendLog(emulator.url, DEMO_PHONE_NUMBER_ID)).filter(
+        const after = (await fetchSendLog(emulator.url, BRAKE_NUMBER.id)).filter(
           (s) => s.bizOpaqueCallbackData?.includes(started.campaignId) && s.acceptedAtMs > redAt,
         ).length;
         // One look-up a second, plus what was already claimed: about a second's worth at most.

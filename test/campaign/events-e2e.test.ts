@@ -21,7 +21,7 @@ import type { IngestService } from '../../src/ingest';
 import { startIngestForEmulator } from '../../tools/ingest-for-emulator';
 import { createSocialMessagingClient } from '../../src/platform/aws-client';
 import { logger } from '../../src/shared/logger';
-import { until as pollUntil } from '../helpers/services';
+import { until as pollUntil } from '../helpers/poll';
 import { createDevServerEnv } from '../helpers/temporal';
 import { runProductWorker } from '../helpers/product-worker';
 
@@ -102,7 +102,7 @@ const phones = (from: number, n: number) =>
   Array.from({ length: n }, (_, i) => `+4917${String(700000000 + from + i)}`);
 
 const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> =>
-  pollUntil(what, probe, timeoutMs, 200);
+  pollUntil(what, probe, { timeoutMs, everyMs: 200 });
 
 describe('campaigns with platform events', () => {
   it('carries delivery and read receipts into the status and the report', async () => {

@@ -28,6 +28,7 @@ import {
 import type { campaignWorkflow } from '../../src/workflows/campaign';
 import { logger } from '../../src/shared/logger';
 import { FakePlatform, virtualActivityClock } from '../helpers/fake-platform';
+import { until } from '../helpers/poll';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 import { recordHistoryFixture } from '../replay/record';
 import { runProductWorker } from '../helpers/product-worker';
@@ -145,11 +146,11 @@ async function waitForState(
   handle: { query: (q: typeof campaignProgressQuery) => Promise<{ state: CampaignState }> },
   state: CampaignState,
 ) {
-  for (let i = 0; i < 200; i++) {
-    if ((await handle.query(campaignProgressQuery)).state === state) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`campaign never reached ${state}`);
+  await until(
+    `the campaign to reach ${state}`,
+    async () => (await handle.query(campaignProgressQuery)).state === state,
+    { timeoutMs: 10_000, everyMs: 50 },
+  );
 }
 
 async function statesOf(campaignId: string): Promise<Record<string, number>> {

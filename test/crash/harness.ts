@@ -21,10 +21,10 @@ import { auditSendLog, fetchSendLog, type LoggedSend } from '../../tools/send-lo
 import {
   DEMO_PHONE_NUMBER_ID,
   DEMO_TOPIC_ARN,
-  demoWabas,
   type EmulatorConfig,
   type EmulatorHandle,
 } from '../../src/emulator';
+import { demoWabasWith } from '../helpers/demo-world';
 import { startCheckedEmulator } from '../helpers/emulator';
 import { createSocialMessagingClient } from '../../src/platform/aws-client';
 import { parseBizOpaqueCallbackData } from '../../src/shared/ids';
@@ -34,11 +34,10 @@ import { freePort } from '../helpers/net';
 
 export const quiet = logger.child({}, { level: 'error' });
 
+import { sleep, until } from '../helpers/poll';
 import {
-  sleep,
   startServiceProcess,
   startWorkerProcess,
-  until,
   type ChildHandle,
   type WorkerSettings,
 } from '../helpers/services';
@@ -249,18 +248,13 @@ export const SECOND_PHONE_NUMBER_ID = 'phone-number-id-0000000000000000000000000
 
 /** The demo world with {@link SECOND_PHONE_NUMBER_ID} added to its WABA. */
 function worldWabas(): NonNullable<EmulatorConfig['wabas']> {
-  const [waba, ...rest] = demoWabas() as { phoneNumbers: Record<string, unknown>[] }[];
-  if (!waba) throw new Error('the demo world has no WABA');
-  const [first] = waba.phoneNumbers;
-  const second = {
-    ...first,
-    id: SECOND_PHONE_NUMBER_ID,
-    metaPhoneNumberId: '106540352242999',
-    displayPhoneNumber: '+1 555-010-0099',
-  };
-  return [{ ...waba, phoneNumbers: [...waba.phoneNumbers, second] }, ...rest] as NonNullable<
-    EmulatorConfig['wabas']
-  >;
+  return demoWabasWith([
+    {
+      id: SECOND_PHONE_NUMBER_ID,
+      metaPhoneNumberId: '106540352242999',
+      displayPhoneNumber: '+1 555-010-0099',
+    },
+  ]);
 }
 
 /** A valid German mobile number, distinct for each `i`. */
@@ -290,8 +284,7 @@ export function untilUnderWay(
       for (const id of campaignIds) n += await progressOf(db, id);
       return n >= target ? n : undefined;
     },
-    90_000,
-    50,
+    { timeoutMs: 90_000, everyMs: 50 },
   );
 }
 

@@ -10,7 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import postgres from 'postgres';
 import { startPostgres, type PostgresServer } from '../helpers/postgres';
 import { createDevServerEnv } from '../helpers/temporal';
-import { sleep } from '../helpers/services';
+import { sleep } from '../helpers/poll';
 import { startCrashRig, untilUnderWay, finishCampaignPair, beginCrashRun, type CrashRig } from './harness';
 
 const MPS = 300;

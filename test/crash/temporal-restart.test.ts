@@ -11,7 +11,8 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
 import { freePort } from '../helpers/net';
-import { GiveUp, sleep, spawnChild, until, type ChildHandle } from '../helpers/services';
+import { GiveUp, sleep, until } from '../helpers/poll';
+import { spawnChild, type ChildHandle } from '../helpers/services';
 import { getProvisionedServer } from '../helpers/temporal';
 import { startCrashRig, untilUnderWay, finishCampaignPair, beginCrashRun, type CrashRig } from './harness';
 
@@ -72,8 +73,7 @@ async function startDevServer(): Promise<DevServer> {
         await probe.close();
         return true;
       },
-      60_000,
-      200,
+      { timeoutMs: 60_000, everyMs: 200 },
     );
     return child;
   };

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
-import { sleep } from '../helpers/services';
+import { sleep } from '../helpers/poll';
 import { createDevServerEnv } from '../helpers/temporal';
 import {
   finishCampaignPair,

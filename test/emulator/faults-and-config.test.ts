@@ -2,16 +2,17 @@ import { ListWhatsAppMessageTemplatesCommand } from '@aws-sdk/client-socialmessa
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_PHONE_NUMBER_ID, DEMO_WABA_ID, startEmulator, type EmulatorConfig } from '../../src/emulator';
 import {
+  EMULATOR_POLL,
   expectAwsError,
-  quietLogger,
   sdkClient,
   send,
   startTestEmulator,
   T0,
   templateMessage,
-  waitFor,
   type TestEmulator,
 } from './helpers';
+import { quietLogger } from '../helpers/logger';
+import { until } from '../helpers/poll';
 
 const running: TestEmulator[] = [];
 async function emulator(config: EmulatorConfig = {}, seed = 5): Promise<TestEmulator> {
@@ -80,7 +81,11 @@ describe('fault injection', () => {
   it('surfaces an injected code asynchronously as a failed status when asked', async () => {
     const t = await emulator({ faults: [{ type: 'error', code: 131026, surface: 'async' }] });
     const { messageId } = await send(t.client, hello(1));
-    const failed = await waitFor(async () => (await t.control.statuses()).find((s) => s.id === messageId));
+    const failed = await until(
+      'the failed status of the faulted send',
+      async () => (await t.control.statuses()).find((s) => s.id === messageId),
+      EMULATOR_POLL,
+    );
     expect(failed).toMatchObject({ status: 'failed', errors: [{ code: 131026 }] });
     const [sendRecord] = await t.control.all('sends');
     expect(sendRecord).toMatchObject({ messageId, asyncFailureCode: 131026 });
@@ -103,8 +108,11 @@ describe('fault injection', () => {
     expect(err?.name).not.toMatch(/Exception$/);
     const sends = await t.control.all('sends');
     expect(sends).toHaveLength(1);
-    await waitFor(async () =>
-      (await t.control.statuses()).some((s) => s.id === sends[0]?.messageId && s.status === 'sent'),
+    await until(
+      "the first send's sent status",
+      async () =>
+        (await t.control.statuses()).some((s) => s.id === sends[0]?.messageId && s.status === 'sent'),
+      EMULATOR_POLL,
     );
   });
 
@@ -149,8 +157,10 @@ describe('configurable rules', () => {
     const t = await emulator({ errorSurfaces: { '131056': 'async' }, rules: { pairRate: { burst: 1 } } });
     await send(t.client, hello(1));
     const second = await send(t.client, hello(1));
-    const failed = await waitFor(async () =>
-      (await t.control.statuses()).find((s) => s.id === second.messageId),
+    const failed = await until(
+      "the second send's failed status",
+      async () => (await t.control.statuses()).find((s) => s.id === second.messageId),
+      EMULATOR_POLL,
     );
     expect(failed.errors?.[0]?.code).toBe(131056);
     const { errors } = await t.control.get<{ errors: { code: number; surface: string; awsError: string }[] }>(
@@ -263,7 +273,11 @@ describe('demo world defaults', () => {
       t.client,
       templateMessage('+1 415 555 0100', 'spring_sale', 'en_US', ['10%']),
     );
-    const failed = await waitFor(async () => (await t.control.statuses()).find((s) => s.id === messageId));
+    const failed = await until(
+      "the capped send's failed status",
+      async () => (await t.control.statuses()).find((s) => s.id === messageId),
+      EMULATOR_POLL,
+    );
     expect(failed.errors?.[0]?.code).toBe(131049);
   });
 });

@@ -2,7 +2,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SendWhatsAppMessageCommand, SocialMessagingClient } from '@aws-sdk/client-socialmessaging';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import pino from 'pino';
 import type SnsPayloadValidator from 'sns-payload-validator';
 import { expect } from 'vitest';
 import {
@@ -14,9 +13,8 @@ import {
   type ViolationRecord,
 } from '../../src/emulator';
 import { startCheckedEmulator, type CheckedEmulator } from '../helpers/emulator';
-
-/** A silent logger: the tests assert behaviour, not log lines. */
-export const quietLogger = pino({ level: 'silent' });
+import { quietLogger } from '../helpers/logger';
+import { until, type PollOptions } from '../helpers/poll';
 
 /** Fixed start time for tests that control the clock. */
 export const T0 = Date.UTC(2030, 0, 1, 12);
@@ -256,15 +254,15 @@ export async function expectAwsError(promise: Promise<unknown>, name: string, co
   return err as Error;
 }
 
-/** Polls until `check` returns a value that is not undefined/false. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs = 5_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** How the emulator tests poll: the emulator's timers are short, so ask often and not for long. */
+export const EMULATOR_POLL: PollOptions = { timeoutMs: 5_000, everyMs: 20 };
+
+/**
+ * {@link until} with {@link EMULATOR_POLL}, for test/contract, whose calls name nothing; new code
+ * calls `until` and says what it waits for.
+ */
+export function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs = 5_000): Promise<T> {
+  return until('a condition', check, { ...EMULATOR_POLL, timeoutMs });
 }
 
 /** An SNS message as POSTed to a subscriber. */

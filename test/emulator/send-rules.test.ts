@@ -1,16 +1,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { EmulatorConfig, SendRecord } from '../../src/emulator';
 import {
+  EMULATOR_POLL,
   expectAwsError,
   send as sendVia,
   startTestEmulator,
   T0,
   templateMessage,
-  waitFor,
   type LogPage,
   type PhoneView,
   type TestEmulator,
 } from './helpers';
+import { until } from '../helpers/poll';
 
 const phone = (c: string): string => `phone-number-id-${c.repeat(32)}`;
 const THROUGHPUT = phone('a'); // 5 messages/s
@@ -243,8 +244,10 @@ describe('customer-service windows', () => {
       text: { body: 'Hello there' },
     };
     const outside = await send(t.client, text);
-    const failed = await waitFor(async () =>
-      (await t.control.statuses()).find((s) => s.id === outside.messageId),
+    const failed = await until(
+      'the failed status of the send outside the window',
+      async () => (await t.control.statuses()).find((s) => s.id === outside.messageId),
+      EMULATOR_POLL,
     );
     expect(failed.status).toBe('failed');
     expect(failed.errors?.[0]?.code).toBe(131047);
@@ -254,13 +257,17 @@ describe('customer-service windows', () => {
     await t.control.post('/_emulator/inbound', { phoneNumberId: GENERAL, from: to, text: 'hi' });
     // The window belongs to the number the user wrote to.
     const otherNumber = await send(t.client, text, THROUGHPUT);
-    const stillClosed = await waitFor(async () =>
-      (await t.control.statuses()).find((s) => s.id === otherNumber.messageId),
+    const stillClosed = await until(
+      'the failed status of the send from the other number',
+      async () => (await t.control.statuses()).find((s) => s.id === otherNumber.messageId),
+      EMULATOR_POLL,
     );
     expect(stillClosed.errors?.[0]?.code).toBe(131047);
     const inside = await send(t.client, text);
-    await waitFor(async () =>
-      (await t.control.statuses()).find((s) => s.id === inside.messageId && s.status === 'read'),
+    await until(
+      'the read status of the send inside the window',
+      async () => (await t.control.statuses()).find((s) => s.id === inside.messageId && s.status === 'read'),
+      EMULATOR_POLL,
     );
     const statuses = (await t.control.statuses())
       .filter((s) => s.id === inside.messageId)
@@ -275,8 +282,10 @@ describe('customer-service windows', () => {
 
 describe('recipients: undeliverable (131026), stopped marketing (131050), marketing cap (131049)', () => {
   const failureOf = async (messageId: string | undefined) =>
-    waitFor(async () =>
-      (await t.control.statuses()).find((s) => s.id === messageId && s.status === 'failed'),
+    until(
+      "the send's failed status",
+      async () => (await t.control.statuses()).find((s) => s.id === messageId && s.status === 'failed'),
+      EMULATOR_POLL,
     );
 
   it('fails undeliverable numbers asynchronously', async () => {
@@ -295,8 +304,11 @@ describe('recipients: undeliverable (131026), stopped marketing (131050), market
     expect((await failureOf(sale.messageId)).errors?.[0]?.code).toBe(131050);
     // Utility templates still reach them.
     const utility = await send(t.client, hello(to), PAIR);
-    await waitFor(async () =>
-      (await t.control.statuses()).find((s) => s.id === utility.messageId && s.status === 'delivered'),
+    await until(
+      "the utility send's delivered status",
+      async () =>
+        (await t.control.statuses()).find((s) => s.id === utility.messageId && s.status === 'delivered'),
+      EMULATOR_POLL,
     );
 
     await t.control.post('/_emulator/users/preferences', {
@@ -305,8 +317,11 @@ describe('recipients: undeliverable (131026), stopped marketing (131050), market
       value: 'resume',
     });
     const again = await send(t.client, templateMessage(to, 'spring_sale', 'en_US', ['20%']), PAIR);
-    await waitFor(async () =>
-      (await t.control.statuses()).find((s) => s.id === again.messageId && s.status === 'delivered'),
+    await until(
+      "the second send's delivered status",
+      async () =>
+        (await t.control.statuses()).find((s) => s.id === again.messageId && s.status === 'delivered'),
+      EMULATOR_POLL,
     );
     const prefs = await t.control.changes('user_preferences');
     expect(prefs.map((p) => p.value.user_preferences?.[0]?.value)).toEqual(['stop', 'resume']);
@@ -362,8 +377,10 @@ describe('messaging limit (tier)', () => {
       used: 50,
       limit: 50,
     });
-    const failed = await waitFor(async () =>
-      (await t.control.statuses()).find((s) => s.id === over.messageId && s.status === 'failed'),
+    const failed = await until(
+      "the over-limit send's failed status",
+      async () => (await t.control.statuses()).find((s) => s.id === over.messageId && s.status === 'failed'),
+      EMULATOR_POLL,
     );
     expect(failed.errors?.[0]?.code).toBe(131048);
 

@@ -8,16 +8,17 @@ import {
   DEMO_TOPIC_ARN,
 } from '../../src/emulator';
 import {
+  EMULATOR_POLL,
   expectAwsError,
   parseEventMessage,
   send,
   startTestEmulator,
   templateMessage,
   TestSubscriber,
-  waitFor,
   type SnsBody,
   type TestEmulator,
 } from './helpers';
+import { until } from '../helpers/poll';
 
 // Independent of the emulator's signer: the canonical string as AWS documents it.
 function verifySns(msg: SnsBody, certPem: string): boolean {
@@ -69,7 +70,11 @@ beforeAll(async () => {
       },
     },
   });
-  await waitFor(async () => (await t.control.subscriptions())[0]?.status === 'Confirmed');
+  await until(
+    'the subscription to be confirmed',
+    async () => (await t.control.subscriptions())[0]?.status === 'Confirmed',
+    EMULATOR_POLL,
+  );
 });
 afterAll(async () => {
   await t?.close();
@@ -108,7 +113,7 @@ describe('SNS subscription handshake and signatures', () => {
           (n) =>
             n.Message.includes('whatsAppWebhookEntry') && unwrap(n).value.statuses?.[0]?.id === messageId,
         );
-    await waitFor(() => Promise.resolve(mine().length === 3));
+    await until('three statuses of the message', () => Promise.resolve(mine().length === 3), EMULATOR_POLL);
     const cert = t.emu.certificatePem;
     for (const n of mine()) {
       expect(verifySns(n, cert)).toBe(true);
@@ -151,8 +156,10 @@ describe('SNS subscription handshake and signatures', () => {
       t.client,
       templateMessage('15550001234', 'spring_sale', 'en_US', ['15%']),
     );
-    const failed = await waitFor(() =>
-      Promise.resolve(platformEvents().find((x) => x.value.statuses?.[0]?.id === messageId)),
+    const failed = await until(
+      'the failed status event',
+      () => Promise.resolve(platformEvents().find((x) => x.value.statuses?.[0]?.id === messageId)),
+      EMULATOR_POLL,
     );
     const status = failed.value.statuses?.[0];
     expect(status?.status).toBe('failed');
@@ -181,19 +188,27 @@ describe('SNS subscription handshake and signatures', () => {
       tier: 'TIER_10K',
     });
     const fields = platformEvents;
-    const inbound = await waitFor(() =>
-      Promise.resolve(fields().find((x) => x.value.messages?.[0]?.text?.body === 'STOP')),
+    const inbound = await until(
+      'the inbound STOP',
+      () => Promise.resolve(fields().find((x) => x.value.messages?.[0]?.text?.body === 'STOP')),
+      EMULATOR_POLL,
     );
     expect(inbound.value.messages?.[0]).toMatchObject({ from: '447700900020', type: 'text' });
     expect(inbound.value.contacts?.[0]).toEqual({ profile: { name: 'Ann' }, wa_id: '447700900020' });
-    const prefs = await waitFor(() => Promise.resolve(fields().find((x) => x.field === 'user_preferences')));
+    const prefs = await until(
+      'the user_preferences change',
+      () => Promise.resolve(fields().find((x) => x.field === 'user_preferences')),
+      EMULATOR_POLL,
+    );
     expect(prefs.value.user_preferences?.[0]).toMatchObject({
       wa_id: '447700900020',
       value: 'stop',
       category: 'marketing_messages',
     });
-    const quality = await waitFor(() =>
-      Promise.resolve(fields().find((x) => x.field === 'phone_number_quality_update')),
+    const quality = await until(
+      'the phone_number_quality_update change',
+      () => Promise.resolve(fields().find((x) => x.field === 'phone_number_quality_update')),
+      EMULATOR_POLL,
     );
     expect(quality.value).toMatchObject({
       event: 'UPGRADE',
@@ -209,8 +224,10 @@ describe('SNS subscription handshake and signatures', () => {
       subject: 'replay',
     });
     expect(out.recipients).toBe(1);
-    const n = await waitFor(() =>
-      Promise.resolve(subscriber.notifications().find((x) => x.MessageId === out.messageId)),
+    const n = await until(
+      'the replayed notification',
+      () => Promise.resolve(subscriber.notifications().find((x) => x.MessageId === out.messageId)),
+      EMULATOR_POLL,
     );
     expect(n.Message).toBe(captured);
     expect(n.Subject).toBe('replay');
@@ -221,12 +238,16 @@ describe('SNS subscription handshake and signatures', () => {
     subscriber.failWith = [500, 503];
     const out = await t.control.post<Published>('/_emulator/sns/publish', { message: 'retry me' });
     const attempts = () => subscriber.received.filter((r) => r.body.MessageId === out.messageId);
-    await waitFor(() => Promise.resolve(attempts().length === 3));
+    await until('three delivery attempts', () => Promise.resolve(attempts().length === 3), EMULATOR_POLL);
     const before = (await t.control.subscriptions())[0]?.failed ?? 0;
 
     subscriber.failWith = [400];
     const rejected = await t.control.post<Published>('/_emulator/sns/publish', { message: 'bad request' });
-    await waitFor(async () => (await t.control.subscriptions())[0]?.failed === before + 1);
+    await until(
+      'the 400 to count as a failed delivery',
+      async () => (await t.control.subscriptions())[0]?.failed === before + 1,
+      EMULATOR_POLL,
+    );
     await new Promise((r) => setTimeout(r, 100));
     expect(subscriber.received.filter((r) => r.body.MessageId === rejected.messageId)).toHaveLength(1);
   });
@@ -241,14 +262,22 @@ describe('SNS subscription handshake and signatures', () => {
         { endpoint },
       );
       expect(sub.status).toBe('PendingConfirmation');
-      await waitFor(() => Promise.resolve(lazy.received.length === 1));
+      await until(
+        "the lazy subscriber's confirmation request",
+        () => Promise.resolve(lazy.received.length === 1),
+        EMULATOR_POLL,
+      );
       await t.control.post('/_emulator/sns/publish', { message: 'not for you' });
       await new Promise((r) => setTimeout(r, 100));
       expect(lazy.notifications()).toEqual([]);
 
       await fetch(lazy.received[0]?.body.SubscribeURL ?? '');
       await t.control.post('/_emulator/sns/publish', { message: 'now for you' });
-      await waitFor(() => Promise.resolve(lazy.notifications().length === 1));
+      await until(
+        "the lazy subscriber's first notification",
+        () => Promise.resolve(lazy.notifications().length === 1),
+        EMULATOR_POLL,
+      );
       await t.control.post('/_emulator/sns/unsubscribe', { subscriptionArn: sub.subscriptionArn });
     } finally {
       await lazy.close();
@@ -311,12 +340,15 @@ describe('template quality and pauses', () => {
       ['DISABLED', 'DISABLED'],
     ]);
     // The same events reached the subscriber.
-    await waitFor(() =>
-      Promise.resolve(
-        platformEvents().some(
-          (x) => x.field === 'message_template_status_update' && x.value.event === 'DISABLED',
+    await until(
+      'the DISABLED template event',
+      () =>
+        Promise.resolve(
+          platformEvents().some(
+            (x) => x.field === 'message_template_status_update' && x.value.event === 'DISABLED',
+          ),
         ),
-      ),
+      EMULATOR_POLL,
     );
   });
 
@@ -352,9 +384,17 @@ describe('a real SNS validator accepts the signatures', () => {
       config: { sns: { subscribers: [{ endpoint }], signatureVersion: '2', signingCertUrl: awsShapedUrl } },
     });
     try {
-      await waitFor(async () => (await v2.control.subscriptions())[0]?.status === 'Confirmed');
+      await until(
+        'the v2 subscription to be confirmed',
+        async () => (await v2.control.subscriptions())[0]?.status === 'Confirmed',
+        EMULATOR_POLL,
+      );
       await v2.control.post('/_emulator/sns/publish', { message: 'validate me' });
-      const n = await waitFor(() => Promise.resolve(sub.notifications()[0]));
+      const n = await until(
+        "the v2 subscriber's first notification",
+        () => Promise.resolve(sub.notifications()[0]),
+        EMULATOR_POLL,
+      );
       expect(n.SignatureVersion).toBe('2');
       expect(n.SigningCertURL).toBe(awsShapedUrl);
 

@@ -212,10 +212,13 @@ export interface TestDatabase {
 
 /**
  * Creates an empty database with a unique name (`wa_<label>_<random>`), so each test file, or each test,
- * works in isolation on the shared server.
+ * works in isolation on the shared server (or on the server `adminUrl` names).
  */
-export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
-  const adminUrl = await getAdminDatabaseUrl();
+export async function createTestDatabase(
+  label = 'test',
+  options: { adminUrl?: string } = {},
+): Promise<TestDatabase> {
+  const adminUrl = options.adminUrl ?? (await getAdminDatabaseUrl());
   const slug =
     label
       .toLowerCase()

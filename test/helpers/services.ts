@@ -6,42 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { freePort } from './net';
+import { GiveUp, until } from './poll';
 
 export const BIN = path.resolve(__dirname, '../../bin/wa-campaigns.js');
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Thrown by a probe of {@link until} to stop waiting at once; any other error means "not yet". */
-export class GiveUp extends Error {
-  override name = 'GiveUp';
-}
-
-/**
- * Polls `probe` until it returns a value. A probe that throws is asked again (a service may be
- * restarting), unless it throws {@link GiveUp}; the last error is named if time runs out.
- */
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-  everyMs = 100,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const value = await probe().catch((err: unknown) => {
-      if (err instanceof GiveUp) throw err;
-      last = err;
-      return undefined;
-    });
-    if (value !== undefined) return value;
-    if (Date.now() > end) {
-      const reason = last instanceof Error ? ` (last error: ${last.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`);
-    }
-    await sleep(everyMs);
-  }
-}
 
 /** A child process of ours that we can kill -9 and wait for. */
 export interface ChildHandle {
@@ -150,8 +117,7 @@ export async function startServiceProcess(
         const res = await fetch(`http://127.0.0.1:${healthPort}/healthz`);
         return res.ok ? true : undefined;
       },
-      timeoutMs,
-      200,
+      { timeoutMs, everyMs: 200 },
     );
   } catch (err) {
     await child.kill9();

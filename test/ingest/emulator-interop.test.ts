@@ -11,12 +11,13 @@ import type { DatabaseHandle } from '../../src/db/client';
 import { queryRows } from '../../src/db/query';
 import { DEMO_PHONE_NUMBER_ID, DEMO_TOPIC_ARN, type EmulatorHandle } from '../../src/emulator';
 import { startCheckedEmulator } from '../helpers/emulator';
+import { quietLogger } from '../helpers/logger';
+import { until } from '../helpers/poll';
 import { startIngestService, type IngestService } from '../../src/ingest/service';
 import { bizOpaqueCallbackData } from '../../src/shared/ids';
 import {
   FakeTemporal,
-  openTestDatabase,
-  quietLogger,
+  openIngestTestDatabase,
   recipient,
   seedCampaign,
   setRecipient,
@@ -28,18 +29,11 @@ let emulator: EmulatorHandle;
 let client: SocialMessagingClient;
 const temporal = new FakeTemporal();
 
-async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** The emulator's delivery timers are short: ask often, for ten seconds at most. */
+const POLL = { timeoutMs: 10_000, everyMs: 50 };
 
 beforeAll(async () => {
-  database = await openTestDatabase();
+  database = await openIngestTestDatabase();
   ingest = await startIngestService({
     db: database.db,
     temporal: temporal as unknown as Client,
@@ -78,9 +72,11 @@ beforeAll(async () => {
     template: 'spring_sale',
     language: 'en_US',
   });
-  await waitFor(
+  await until(
+    "the emulator's subscription to be confirmed",
     async () =>
       (await queryRows(database.db, sql`select 1 from events_raw where outcome = 'confirmed'`)).length > 0,
+    POLL,
   );
 });
 
@@ -114,10 +110,14 @@ describe('ingest fed by the emulator', () => {
         metaApiVersion: 'v20.0',
       }),
     );
-    const row = await waitFor(async () => {
-      const r = await recipient(database.db, 'emu', 0);
-      return r.state === 'read' ? r : undefined;
-    });
+    const row = await until(
+      'the recipient to be read',
+      async () => {
+        const r = await recipient(database.db, 'emu', 0);
+        return r.state === 'read' ? r : undefined;
+      },
+      POLL,
+    );
     expect(row.message_id).toBe(out.messageId);
     expect(row.delivered_at).not.toBeNull();
   });
@@ -129,10 +129,12 @@ describe('ingest fed by the emulator', () => {
       body: JSON.stringify({ phoneNumberId: DEMO_PHONE_NUMBER_ID, from: '+447700900011', text: 'STOP' }),
     });
     expect(res.status).toBe(200);
-    await waitFor(
+    await until(
+      'the STOP to be suppressed',
       async () =>
         (await queryRows(database.db, sql`select 1 from suppressions where phone = '+447700900011'`)).length >
         0,
+      POLL,
     );
     const windows = await queryRows<{ phone_number_id: string }>(
       database.db,
@@ -148,12 +150,16 @@ describe('ingest fed by the emulator', () => {
       body: JSON.stringify({ name: 'spring_sale', language: 'en_US', quality: 'RED' }),
     });
     expect(res.status).toBe(200);
-    const call = await waitFor(async () => {
-      await ingest.signalsIdle();
-      return temporal.calls.find(
-        (c) => c.workflowId === 'campaign:emu' && (c.payload as { event: string }).event === 'RED',
-      );
-    });
+    const call = await until(
+      'the RED signal to the campaign',
+      async () => {
+        await ingest.signalsIdle();
+        return temporal.calls.find(
+          (c) => c.workflowId === 'campaign:emu' && (c.payload as { event: string }).event === 'RED',
+        );
+      },
+      POLL,
+    );
     expect(call.signal).toBe('templateStatus');
   });
 });

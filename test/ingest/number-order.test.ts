@@ -7,6 +7,7 @@ import { OptOutKeywords } from '../../src/ingest/apply/keywords';
 import { parsePlatformMessage } from '../../src/ingest/events/platform-message';
 import type { SnsBody } from '../../src/ingest/sns/envelope';
 import { storeEvents } from '../../src/ingest/store/store-events';
+import { until } from '../helpers/poll';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
 import {
   TOPIC_ARN,
@@ -219,7 +220,10 @@ describe('number state from batches committed side by side (PostgreSQL)', () => 
       return Number(row?.n);
     };
     const waitFor = async (n: number) => {
-      for (let i = 0; i < 200 && (await waiters()) < n; i++) await new Promise((r) => setTimeout(r, 25));
+      await until(`${n} batch(es) waiting on the number's row lock`, async () => (await waiters()) >= n, {
+        timeoutMs: 5_000,
+        everyMs: 25,
+      });
       expect(await waiters()).toBeGreaterThanOrEqual(n);
     };
     let newer, older;

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { archiveCutoff, pruneArchive } from '../../src/ingest/store/retention';
 import { ConfigError, loadConfig } from '../../src/shared/config';
 import { num } from '../../src/db/query';
-import { until } from '../helpers/services';
+import { until } from '../helpers/poll';
 import { platformMessage, statusChange } from './helpers/events';
 import { startHarness, type Harness } from './helpers/harness';
 

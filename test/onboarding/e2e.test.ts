@@ -27,7 +27,8 @@ import { logger } from '../../src/shared/logger';
 import { onboardingWorkflowId } from '../../src/shared/ids';
 import { OnboardingStep, type OnboardingStatus } from '../../src/workflows/definitions';
 import { createDevServerEnv } from '../helpers/temporal';
-import { codecClient, eventually, startCodecWorker } from './harness';
+import { until } from '../helpers/poll';
+import { codecClient, ONBOARDING_POLL, startCodecWorker } from './harness';
 
 const SMS_NUMBER_ID = `phone-${'7'.repeat(32)}`;
 const ACCESS_TOKEN = `EAAG-e2e-${randomUUID()}`;
@@ -154,10 +155,14 @@ describe('onboarding end to end', () => {
     expect(started.started).toBe(true);
     const id = started.onboardingId;
 
-    const waiting = await eventually(async () => {
-      const s = await status(id);
-      return s.step === OnboardingStep.AwaitingInput ? s : undefined;
-    });
+    const waiting = await until(
+      'the onboarding to await input',
+      async () => {
+        const s = await status(id);
+        return s.step === OnboardingStep.AwaitingInput ? s : undefined;
+      },
+      ONBOARDING_POLL,
+    );
     const number = waiting.numbers[0]!;
     expect(waiting.eventDestination).toMatchObject({
       kind: 'new-topic',
@@ -168,11 +173,15 @@ describe('onboarding end to end', () => {
     await cli('onboard', 'pin', id, '--pin-file', pinFile, '--region', 'DE');
     // 133006 → request_code → SMS → two-way SMS → SNS → ingest → archive → verify_code → registration
     // → ONBOARDING update → SNS → ingest → ready, without anyone typing the code.
-    const ready = await eventually(async () => {
-      const s = await status(id);
-      if (s.step === OnboardingStep.Failed) throw new Error(s.reason);
-      return s.step === OnboardingStep.Ready ? s : undefined;
-    }, 60_000);
+    const ready = await until(
+      'the onboarding to be ready',
+      async () => {
+        const s = await status(id);
+        if (s.step === OnboardingStep.Failed) throw new Error(s.reason);
+        return s.step === OnboardingStep.Ready ? s : undefined;
+      },
+      { ...ONBOARDING_POLL, timeoutMs: 60_000 },
+    );
     expect(ready.numbers[0]).toMatchObject({
       registered: true,
       dataLocalizationRegion: 'DE',

@@ -21,7 +21,8 @@ import {
 import { AssociateWhatsAppBusinessAccountCommand } from '@aws-sdk/client-socialmessaging';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseInboundSms } from '../../src/platform/inbound-sms';
-import { startTestEmulator, TestSubscriber, waitFor, type TestEmulator } from '../emulator/helpers';
+import { EMULATOR_POLL, startTestEmulator, TestSubscriber, type TestEmulator } from '../emulator/helpers';
+import { until } from '../helpers/poll';
 
 const SMS_ID = `phone-${'5'.repeat(32)}`;
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-secret' };
@@ -131,10 +132,14 @@ describe('emulated SNS (query protocol)', () => {
     const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: 'wa-events-sub' }));
     const sub = await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'http', Endpoint: endpoint }));
     expect(sub.SubscriptionArn).toBe('pending confirmation');
-    await waitFor(async () => {
-      const list = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn }));
-      return list.Subscriptions?.[0]?.SubscriptionArn?.startsWith(`${TopicArn}:`);
-    });
+    await until(
+      'the subscription to be confirmed',
+      async () => {
+        const list = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn }));
+        return list.Subscriptions?.[0]?.SubscriptionArn?.startsWith(`${TopicArn}:`);
+      },
+      EMULATOR_POLL,
+    );
     const list = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn }));
     expect(list.Subscriptions).toEqual([
       expect.objectContaining({ TopicArn, Protocol: 'http', Endpoint: endpoint, Owner: '123456789012' }),
@@ -151,10 +156,12 @@ describe('two-way SMS, verification codes and registration', () => {
     await sns.send(
       new SubscribeCommand({ TopicArn, Protocol: 'http', Endpoint: await verifySubscriber.start() }),
     );
-    await waitFor(
+    await until(
+      'the topic to count one confirmed subscription',
       async () =>
         (await sns.send(new GetTopicAttributesCommand({ TopicArn }))).Attributes?.SubscriptionsConfirmed ===
         '1',
+      EMULATOR_POLL,
     );
 
     await expect(
@@ -229,8 +236,13 @@ describe('two-way SMS, verification codes and registration', () => {
     await graph(`${phone.metaPhoneNumberId}/request_code`, 'token-verify', { code_method: 'SMS' });
     log = (await (await fetch(`${t.emu.url}/_emulator/sms`)).json()) as typeof log;
     expect(log.inbound.at(-1)?.publishedTo).toBe(TopicArn);
-    const delivered = await waitFor(() =>
-      Promise.resolve(verifySubscriber.notifications().find((b) => b.Message.includes('destinationNumber'))),
+    const delivered = await until(
+      'the verification code SMS',
+      () =>
+        Promise.resolve(
+          verifySubscriber.notifications().find((b) => b.Message.includes('destinationNumber')),
+        ),
+      EMULATOR_POLL,
     );
     const inbound = parseInboundSms(delivered.Message)!;
     expect(inbound).toMatchObject({
@@ -265,10 +277,13 @@ describe('two-way SMS, verification codes and registration', () => {
       }),
     );
     await finalize();
-    const onboardingEvent = await waitFor(() =>
-      Promise.resolve(
-        verifySubscriber.notifications().find((b) => b.Message.includes('phone_number_quality_update')),
-      ),
+    const onboardingEvent = await until(
+      'the phone_number_quality_update event',
+      () =>
+        Promise.resolve(
+          verifySubscriber.notifications().find((b) => b.Message.includes('phone_number_quality_update')),
+        ),
+      EMULATOR_POLL,
     );
     const entry = JSON.parse(
       (JSON.parse(onboardingEvent.Message) as { whatsAppWebhookEntry: string }).whatsAppWebhookEntry,

@@ -13,6 +13,7 @@ import { createActivities, type ActivityDeps } from '../../src/activities';
 import { keyringOf, type CodecKeyring } from '../../src/shared/codec-keys';
 import { codecDataConverter, FAILURE_CONVERTER_PATH } from '../../src/shared/data-converter';
 import { createWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker';
+import type { PollOptions } from '../helpers/poll';
 
 // Temporal loads converters by path with Node's own require, which cannot read TypeScript; outside tests
 // tsx (npm run wa-campaigns) or the build provide that, here its require hook does.
@@ -102,24 +103,5 @@ export function timeSkippingCodecClient(
   };
 }
 
-/** Polls `probe` (real time) until it returns something truthy. */
-export async function eventually<T>(
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until)
-      throw new Error(
-        `condition not met within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** How the onboarding tests poll a workflow's status in real time. */
+export const ONBOARDING_POLL: PollOptions = { timeoutMs: 20_000, everyMs: 50 };

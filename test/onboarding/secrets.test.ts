@@ -27,7 +27,15 @@ import {
 import { virtualActivityClock } from '../helpers/fake-platform';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 import { FakeOnboardingPlatform } from './fake-onboarding-platform';
-import { codecClient, eventually, startCodecWorker, testKeyring, timeSkippingCodecClient } from './harness';
+import { quietLogger } from '../helpers/logger';
+import { until } from '../helpers/poll';
+import {
+  codecClient,
+  ONBOARDING_POLL,
+  startCodecWorker,
+  testKeyring,
+  timeSkippingCodecClient,
+} from './harness';
 
 const ACCESS_TOKEN = `EAAG-secret-signup-token-${randomUUID()}`;
 const PIN = '482913';
@@ -122,11 +130,17 @@ describe('secrets in an onboarding', () => {
       eventDestination: { kind: EventDestinationKind.NewTopic },
       ingestUrl: 'https://ingest.example.com/sns',
     });
-    await eventually(
+    await until(
+      'the onboarding to await the PIN',
       async () => (await onboarding.status(onboardingId)).step === OnboardingStep.AwaitingInput,
+      ONBOARDING_POLL,
     );
     await onboarding.submitPin(onboardingId, { pin: PIN });
-    await eventually(async () => (await onboarding.status(onboardingId)).step === OnboardingStep.Verifying);
+    await until(
+      'the onboarding to verify the number',
+      async () => (await onboarding.status(onboardingId)).step === OnboardingStep.Verifying,
+      ONBOARDING_POLL,
+    );
     await reportOnboardingEvent(temporal, onboardingId, { field: 'messages' });
     expect((await onboarding.result(onboardingId)).step).toBe(OnboardingStep.Ready);
   });
@@ -196,7 +210,7 @@ describe('secrets in an onboarding', () => {
         db: database.db,
         socialMessaging: fresh.socialMessaging(),
         sns: fresh.sns(),
-        logger: pino({ level: 'silent' }),
+        logger: quietLogger,
       },
     });
     try {

@@ -34,7 +34,8 @@ import {
 import { virtualActivityClock } from '../helpers/fake-platform';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 import { FakeOnboardingPlatform } from './fake-onboarding-platform';
-import { eventually, startCodecWorker, testKeyring, timeSkippingCodecClient } from './harness';
+import { until } from '../helpers/poll';
+import { ONBOARDING_POLL, startCodecWorker, testKeyring, timeSkippingCodecClient } from './harness';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -142,10 +143,14 @@ const waitForStep = (
   step: OnboardingStep,
   extra?: (s: OnboardingStatus) => boolean,
 ) =>
-  eventually(async () => {
-    const s = await onboarding.status(id);
-    return s.step === step && (extra?.(s) ?? true) ? s : undefined;
-  });
+  until(
+    `the onboarding to reach ${step}`,
+    async () => {
+      const s = await onboarding.status(id);
+      return s.step === step && (extra?.(s) ?? true) ? s : undefined;
+    },
+    ONBOARDING_POLL,
+  );
 
 describe('onboarding workflow (time-skipping)', () => {
   it('goes from signup to a campaign-ready number: topic, policy, subscription, PIN, registration, first event, limits', async () => {

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { freePort } from '../helpers/net';
+import { until } from '../helpers/poll';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,18 +40,16 @@ function run(args: string[], extraEnv: Record<string, string>): Run {
   return { child, output: () => output, exit };
 }
 
-async function waitForHealthy(url: string, deadlineMs: number): Promise<Response> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    try {
+/** Fetches `url` until it answers 200 (a refused connection means "not listening yet"). */
+function waitForHealthy(url: string, deadlineMs: number): Promise<Response> {
+  return until(
+    `${url} to become healthy`,
+    async () => {
       const res = await fetch(url);
-      if (res.ok) return res;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > until) throw new Error(`${url} never became healthy`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+      return res.ok ? res : undefined;
+    },
+    { timeoutMs: deadlineMs, everyMs: 250 },
+  );
 }
 
 describe('wa-campaigns worker', () => {

@@ -5,6 +5,7 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/poll';
 import { createDevServerEnv, uniqueId, withWorker } from '../helpers/temporal';
 import { createTestActivities } from '../workflows/activities';
 import { echoAfterRetries, greetWithPause } from '../workflows';
@@ -64,13 +65,16 @@ describe('dev server', () => {
       client.workflow.execute(greetWithPause, { taskQueue, workflowId, args: ['Grace', 1] }),
     );
     // Visibility is eventually consistent, even on the dev server.
-    let found: string[] = [];
-    for (let i = 0; i < 50 && found.length === 0; i++) {
-      found = [];
-      for await (const wf of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
-        found.push(wf.status.name);
-      if (found.length === 0) await new Promise((r) => setTimeout(r, 100));
-    }
+    const found = await until(
+      'the workflow to be listed',
+      async () => {
+        const statuses: string[] = [];
+        for await (const wf of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
+          statuses.push(wf.status.name);
+        return statuses.length > 0 ? statuses : undefined;
+      },
+      { timeoutMs: 5_000, everyMs: 100 },
+    );
     expect(found).toEqual(['COMPLETED']);
   });
 });

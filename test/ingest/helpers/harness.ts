@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
-import pino from 'pino';
-import { openDatabase, type Database, type DatabaseHandle } from '../../../src/db/client';
+import type { Database, DatabaseHandle } from '../../../src/db/client';
 import { queryRows } from '../../../src/db/query';
 import {
   startIngestService,
   type IngestService,
   type IngestServiceOptions,
 } from '../../../src/ingest/service';
+import { openTestDatabase } from '../../helpers/databases';
+import { quietLogger } from '../../helpers/logger';
 import { TOPIC_ARN } from './events';
 import { CertServer, makeSigner, signSns, type TestSigner } from './sns-signing';
 
@@ -108,35 +109,21 @@ export interface HarnessOptions extends Partial<Omit<IngestServiceOptions, 'db' 
   wrapDb?: (db: Database) => Database;
 }
 
-export const quietLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-
 /**
  * An empty database for one harness: in-memory PGlite, or, when INGEST_TEST_DATABASE_URL names a
  * PostgreSQL server, a fresh database created on it (and dropped on close), so the same tests also run
  * against the driver used in production.
  */
-export async function openTestDatabase(): Promise<DatabaseHandle> {
-  const serverUrl = process.env.INGEST_TEST_DATABASE_URL;
-  if (!serverUrl) return openDatabase({ dataDir: 'memory://' });
-  const name = `ingest_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const admin = await openDatabase({ url: serverUrl, migrate: false, maxConnections: 1 });
-  await admin.db.execute(sql.raw(`create database ${name}`));
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const handle = await openDatabase({ url: url.toString(), maxConnections: 8 });
-  return {
-    ...handle,
-    close: async () => {
-      await handle.close();
-      await admin.db.execute(sql.raw(`drop database if exists ${name} with (force)`));
-      await admin.close();
-    },
-  };
+export function openIngestTestDatabase(): Promise<DatabaseHandle> {
+  const adminUrl = process.env.INGEST_TEST_DATABASE_URL;
+  return adminUrl
+    ? openTestDatabase('postgres', { adminUrl, label: 'ingest_test' })
+    : openTestDatabase('pglite');
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const { withTemporal = true, wrapDb, ...serviceOptions } = options;
-  const handle = await openTestDatabase();
+  const handle = await openIngestTestDatabase();
   const certs = await new CertServer().start();
   const signer = makeSigner();
   certs.certs.set('main', signer.certPem);
