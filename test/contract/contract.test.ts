@@ -37,6 +37,7 @@ import { DEMO_PHONE_NUMBER_ID, DEMO_WABA_ID, type HttpExchange } from '../../src
 import {
   expectAwsError,
   send,
+  onboardingClients,
   startTestEmulator,
   templateMessage,
   TestSubscriber,
@@ -267,7 +268,6 @@ const DOCUMENTED_EVENT = {
 };
 
 describe('every operation the emulator serves, through the SDK clients', () => {
-  const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-secret' };
   const SMS_ID = `phone-${'7'.repeat(32)}`;
   let t: TestEmulator;
   let sns: SNSClient;
@@ -285,13 +285,7 @@ describe('every operation the emulator serves, through the SDK clients', () => {
         smsNumbers: [{ id: SMS_ID, phoneNumber: '+15550400001' }],
       },
     });
-    sns = new SNSClient({ endpoint: t.emu.url, region: 'us-east-1', credentials, maxAttempts: 1 });
-    sms = new PinpointSMSVoiceV2Client({
-      endpoint: t.emu.url,
-      region: 'us-east-1',
-      credentials,
-      maxAttempts: 1,
-    });
+    ({ sns, sms } = onboardingClients(t.emu.url));
     subscriber = new TestSubscriber();
   });
 

@@ -1,5 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PinpointSMSVoiceV2Client } from '@aws-sdk/client-pinpoint-sms-voice-v2';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SendWhatsAppMessageCommand, SocialMessagingClient } from '@aws-sdk/client-socialmessaging';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type SnsPayloadValidator from 'sns-payload-validator';
@@ -39,6 +41,17 @@ export async function startTestEmulator(opts: StartEmulatorOptions = {}): Promis
       await emu.close();
     },
   };
+}
+
+/** The SNS and SMS-and-voice SDK clients onboarding uses, pointed at the emulator, one attempt per call. */
+export function onboardingClients(url: string): { sns: SNSClient; sms: PinpointSMSVoiceV2Client } {
+  const options = {
+    endpoint: url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-secret' },
+    maxAttempts: 1,
+  };
+  return { sns: new SNSClient(options), sms: new PinpointSMSVoiceV2Client(options) };
 }
 
 /** The real AWS SDK client pointed at the emulator through the standard endpoint setting only. */

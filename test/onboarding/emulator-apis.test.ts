@@ -21,11 +21,16 @@ import {
 import { AssociateWhatsAppBusinessAccountCommand } from '@aws-sdk/client-socialmessaging';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseInboundSms } from '../../src/platform/inbound-sms';
-import { EMULATOR_POLL, startTestEmulator, TestSubscriber, type TestEmulator } from '../emulator/helpers';
+import {
+  EMULATOR_POLL,
+  onboardingClients,
+  startTestEmulator,
+  TestSubscriber,
+  type TestEmulator,
+} from '../emulator/helpers';
 import { until } from '../helpers/poll';
 
 const SMS_ID = `phone-${'5'.repeat(32)}`;
-const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-secret' };
 
 let t: TestEmulator;
 let sns: SNSClient;
@@ -47,13 +52,7 @@ beforeAll(async () => {
       smsNumbers: [{ id: SMS_ID, phoneNumber: '+15550300001' }],
     },
   });
-  sns = new SNSClient({ endpoint: t.emu.url, region: 'us-east-1', credentials, maxAttempts: 1 });
-  sms = new PinpointSMSVoiceV2Client({
-    endpoint: t.emu.url,
-    region: 'us-east-1',
-    credentials,
-    maxAttempts: 1,
-  });
+  ({ sns, sms } = onboardingClients(t.emu.url));
   subscriber = new TestSubscriber();
   verifySubscriber = new TestSubscriber();
 });
