@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client';
 import { num, queryRows } from '../../db/query';
+import { phoneNumberArnResource, wabaArnResource } from '../../platform/resource-ids';
 import { SMS_ONLY_TOPIC_NOTE } from '../../shared/archive-notes';
 import type { OnboardingEventSeen } from '../../workflows/definitions';
 import { parseInboundSms } from '../../platform/inbound-sms';
@@ -27,10 +28,7 @@ interface ArchivedRow {
 
 /** ARN suffixes AWS puts in an event's context: `waba/<hex>` and `phone-number-id/<hex>`. */
 function arnSuffixes(input: FindOnboardingEventInput): string[] {
-  return [
-    input.wabaId.replace(/^waba-/, 'waba/'),
-    ...input.phoneNumberIds.map((id) => id.replace(/^phone-number-id-/, 'phone-number-id/')),
-  ];
+  return [wabaArnResource(input.wabaId), ...input.phoneNumberIds.map(phoneNumberArnResource)];
 }
 
 /** The newest archived WhatsApp event of the WABA or its numbers since `sinceMs`, if any. */
