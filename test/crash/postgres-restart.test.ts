@@ -23,7 +23,9 @@ let server: PostgresServer;
 let rig: CrashRig;
 
 beforeAll(async () => {
-  [env, server] = await Promise.all([createDevServerEnv(), startPostgres()]);
+  // Durable, as in production: with synchronous_commit off an immediate restart drops the last commits
+  // (slot claims and send intents among them), which no engine could survive and no real server does.
+  [env, server] = await Promise.all([createDevServerEnv(), startPostgres({ durable: true })]);
   const admin = postgres(server.url, { max: 1, onnotice: () => {} });
   await admin.unsafe('create database wa_crash_pg');
   await admin.end();

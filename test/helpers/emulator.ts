@@ -1,5 +1,6 @@
 import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from '../../src/emulator';
 import { AwsContract } from '../contract/aws-contract';
+import { preloadMessageSchema } from '../contract/meta-schema';
 
 /** An emulator whose every AWS answer is held against AWS's published service models. */
 export interface CheckedEmulator extends EmulatorHandle {
@@ -22,6 +23,7 @@ export function assertConforms(contract: AwsContract): void {
  */
 export async function startCheckedEmulator(opts: StartEmulatorOptions = {}): Promise<CheckedEmulator> {
   const contract = new AwsContract();
+  preloadMessageSchema();
   const emu = await startEmulator({ ...opts, onAwsExchange: contract.observe });
   return {
     ...emu,
