@@ -150,11 +150,12 @@ describe('archive retention', () => {
 
   it('prunes on its own schedule while the service runs', async () => {
     h = await startHarness({ archiveDays: 7, pruneEveryMs: 100 });
+    const harness = h;
     await archiveStatuses(h, 3, 'scheduled');
+    // Read before the events are aged: from then on the service may prune them at any moment.
+    const prunedBefore = await prunedEvents(harness);
     await age(h, sql`true`, 8);
     await archiveStatuses(h, 1, 'fresh');
-    const harness = h;
-    const prunedBefore = await prunedEvents(harness);
     await until('the service pruned the old events', async () => {
       const left = await archiveByOutcome(harness);
       return left.unmatched === 1 ? left : undefined;
